@@ -1,0 +1,52 @@
+# `make run`: set up and run the main job.  `make test`: set up and run the tests.
+# Both create .venv when missing, install Graphmill with the gui, dask and dev extras, and
+# install the Debian packages Qt needs (as root; otherwise they print the apt-get line).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.graphmill-installed
+
+# Qt offscreen needs the first line; a real window under Xvfb needs the rest (STACK.md).
+QT_DEBS := libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0 \
+	libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 \
+	libxcb-render0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1 libxcb-xfixes0 libxcb-xkb1 \
+	libxcb1 libxkbcommon-x11-0 libx11-xcb1 xvfb xauth
+
+.PHONY: run test lint setup sysdeps clean
+
+run: setup sysdeps
+	$(BIN)/graphmill validate resources/examples/orders.graphmill.json
+
+test: setup sysdeps
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[gui,dask,dev]'
+	@touch $@
+
+sysdeps:
+	@if ! command -v dpkg-query >/dev/null; then \
+		echo "note: not a Debian system; make sure Qt's system libraries are installed"; exit 0; fi; \
+	missing=$$(for p in $(QT_DEBS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian packages for Qt: "$$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+		echo "Graphmill needs these Debian packages for Qt. Install them as root, then run make again:"; \
+		echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends" $$missing; \
+		exit 1; \
+	fi
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Graphmill's desktop designer (PySide6 + NodeGraphQt); a client of the engine's public API."""

@@ -1,0 +1,276 @@
+"""`graphmill`: the command line, a thin client of the engine's public API.
+
+User mistakes print one clear line each and exit 2 (1 for failures while running); a traceback is
+shown only with `--debug`. Other subcommands plug in through the entry-point group
+`graphmill.commands` (the designer registers `gui` there), so the engine never imports the GUI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import __version__
+from .errors import GraphmillError, ProjectError, UsageError, errors
+from .registry import Registry, default_registry
+
+COMMANDS_GROUP = "graphmill.commands"
+
+
+class _Context:
+    """What a command needs besides its arguments; the registry is made once, on demand."""
+
+    def __init__(self, registry: Registry | None) -> None:
+        self._registry = registry
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = default_registry()
+            for failure in self._registry.failures:
+                print(f"warning: {failure}", file=sys.stderr)
+        return self._registry
+
+
+def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None) -> int:
+    """Run the CLI; returns the exit code. `registry` replaces the installed node types (tests)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args, _Context(registry)) or 0)
+    except GraphmillError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}" if not isinstance(exc, ProjectError) else str(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(
+            f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="graphmill",
+        description="Design, validate and run partitioned data workflows.",
+    )
+    parser.add_argument("--version", action="version", version=f"graphmill {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.set_defaults(command=None)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check a project without reading data (exit 0 ok, 2 problems)")
+    p.add_argument("project", type=Path, help="a *.graphmill.json file")
+    p.add_argument(
+        "--base-dir", type=Path, help="resolve relative paths here (default: the project's folder)"
+    )
+    p.add_argument("--json", action="store_true", help="print the problems as JSON")
+    p.set_defaults(command="validate", func=_validate)
+
+    p = sub.add_parser("run", help="run a project (exit 0 done, 1 failed, 2 cannot run as written)")
+    p.add_argument("project", type=Path, help="a *.graphmill.json file")
+    _add_run_options(p)
+    p.set_defaults(command="run", func=_run)
+
+    p = sub.add_parser("demo", help="copy the bundled orders example into DIR and run it")
+    p.add_argument(
+        "dir", type=Path, nargs="?", default=Path("graphmill-demo"), help="default: ./graphmill-demo"
+    )
+    p.add_argument("--quiet", action="store_true", help="print only errors")
+    p.set_defaults(command="demo", func=_demo)
+
+    p = sub.add_parser("nodes", help="list the node types, their ports and params")
+    p.add_argument("types", nargs="*", metavar="TYPE", help="only these node types")
+    p.add_argument("--json", action="store_true", help="print the node specs as JSON")
+    p.set_defaults(command="nodes", func=_nodes)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the project format")
+    p.set_defaults(command="schema", func=_schema)
+
+    _plugin_commands(sub)
+    return parser
+
+
+def _workers(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1 or 'auto', not {text!r}")
+    return value
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    from .backends import BACKENDS
+
+    p.add_argument(
+        "--backend", choices=BACKENDS, help="where partitions run (default: the project's, else auto)"
+    )
+    p.add_argument("--workers", type=_workers, help="worker count or 'auto' (all usable cores)")
+    p.add_argument("--device", choices=("cpu", "gpu", "auto"), help="where numeric kernels run")
+    p.add_argument("--scheduler", help="Dask scheduler address, or 'local'")
+    p.add_argument(
+        "--base-dir", type=Path, help="resolve relative paths here (default: the project's folder)"
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NODE.PARAM=VALUE",
+        help="override a param; VALUE is JSON when it parses, else text",
+    )
+    p.add_argument("--quiet", action="store_true", help="print only errors")
+
+
+def _plugin_commands(sub: Any) -> None:
+    """Let installed distributions add subcommands: an entry point is `register(subparsers)`."""
+    for ep in importlib.metadata.entry_points(group=COMMANDS_GROUP):
+        try:
+            register: Callable[[Any], None] = ep.load()
+            register(sub)
+        except Exception as exc:
+            print(f"warning: command plugin '{ep.name}' ({ep.value}) failed to load: {exc}", file=sys.stderr)
+
+
+def _validate(args: argparse.Namespace, ctx: _Context) -> int:
+    from .projectfile import load, with_lines
+    from .validate import validate
+
+    source = str(args.project)
+    try:
+        project = load(args.project, ctx.registry)
+    except ProjectError as exc:
+        _print_issues(exc.issues, source, args.json)
+        return 2
+    base_dir = args.base_dir or args.project.resolve().parent
+    issues = with_lines(validate(project, ctx.registry, base_dir), args.project.read_text(encoding="utf-8"))
+    _print_issues(issues, source, args.json)
+    if not args.json and not issues:
+        print(f"ok: {source}: {len(project.nodes)} nodes, {len(project.edges)} edges", file=sys.stderr)
+    return 2 if errors(issues) else 0
+
+
+def _run(args: argparse.Namespace, ctx: _Context) -> int:
+    from .run import RunOptions
+
+    options = RunOptions(
+        args.backend, args.workers, args.device, args.scheduler, args.base_dir, args.overrides
+    )
+    return _run_project(args.project, ctx, options, args.quiet)
+
+
+def _run_project(path: Path, ctx: _Context, options: Any, quiet: bool) -> int:
+    import signal
+
+    from ._progress import TerminalProgress
+    from .run import run_file
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    progress = TerminalProgress(quiet)
+    try:
+        result = run_file(path, ctx.registry, options, progress)
+    except ProjectError as exc:
+        progress.close()
+        _print_issues(exc.issues, str(path), False, sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        progress.close()
+        print("interrupted: no output was written", file=sys.stderr)
+        return 130
+    except _Terminated:
+        progress.close()
+        print("terminated: no output was written", file=sys.stderr)
+        return 143
+    finally:
+        progress.close()
+        signal.signal(signal.SIGTERM, previous)
+    if not quiet:
+        for output in result.outputs:
+            print(f"wrote {output}", file=sys.stderr)
+        print(f"done in {result.seconds:.2f} s", file=sys.stderr)
+    return 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so every temporary file is removed on the way out."""
+
+
+def _demo(args: argparse.Namespace, ctx: _Context) -> int:
+    import shutil
+
+    from .bundled import example
+    from .run import RunOptions
+
+    source = example("orders")
+    args.dir.mkdir(parents=True, exist_ok=True)
+    target = args.dir / source.name
+    if target.exists():
+        print(f"using the existing {target}", file=sys.stderr)
+    else:
+        shutil.copyfile(source, target)
+    code = _run_project(target, ctx, RunOptions(), args.quiet)
+    if code == 0:
+        print(f"demo project: {target}")
+        for out in sorted((args.dir / "out").glob("*")):
+            print(f"output: {out}")
+    return code
+
+
+def _print_issues(issues: Sequence[Any], source: str, as_json: bool, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    if as_json:
+        payload = {"project": source, "ok": not errors(issues), "issues": [i.to_json() for i in issues]}
+        print(json.dumps(payload, indent=2), file=out)
+        return
+    for issue in issues:
+        print(issue.format(source), file=out)
+    if issues:
+        n_err = len(errors(issues))
+        print(f"{n_err} error(s), {len(issues) - n_err} warning(s) in {source}", file=sys.stderr)
+
+
+def _nodes(args: argparse.Namespace, ctx: _Context) -> int:
+    registry = ctx.registry
+    unknown = [t for t in args.types if t not in registry]
+    if unknown:
+        raise UsageError(f"unknown node type '{unknown[0]}' (see `graphmill nodes`)")
+    specs = [registry[t] for t in args.types] if args.types else list(registry)
+    if args.json:
+        print(json.dumps([s.to_json() for s in specs], indent=2))
+        return 0
+    from ._clitext import print_specs
+
+    print_specs(specs)
+    return 0
+
+
+def _schema(args: argparse.Namespace, ctx: _Context) -> int:
+    from .jsonschema import project_schema
+
+    print(json.dumps(project_schema(ctx.registry), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""The simple executor: runs a validated project node by node on a backend.
+
+Each node's steps (engine.steps) run over its input partitions: Maps and the partial half of a
+Reduce go to the backend one task per partition; combines run here, in partition order, so
+results are identical whatever the backend or worker count. Sinks write temporary files that are
+renamed into place only when every node has succeeded: a failed or interrupted run changes no
+existing file. (The streaming, fused executor replaces this one; node code stays the same.)
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .backends import Backend
+from .errors import DataError, GraphmillError
+from .expr import ExprError
+from .frames import ordered
+from .graph import topological_order
+from .models import Project
+from .registry import Registry
+from .steps import BuildContext, Exchange, Join, Map, Read, Reduce, Step, Write
+
+EventHandler = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class NodeStats:
+    rows_in: int = 0
+    rows_out: int = 0
+    partitions: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class RunResult:
+    outputs: list[Path] = field(default_factory=list)
+    nodes: dict[str, NodeStats] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _quiet(kind: str, data: dict[str, Any]) -> None:
+    pass
+
+
+def build_steps(project: Project, registry: Registry, base_dir: Path) -> dict[str, list[Step]]:
+    """Every node's steps, built before any data is read (so a bad param fails early)."""
+    steps: dict[str, list[Step]] = {}
+    for node in project.nodes:
+        spec = registry[node.type]
+        if spec.build is None:
+            raise GraphmillError(
+                f"node '{node.id}': node type '{node.type}' cannot run (it has no build function)"
+            )
+        params = spec.with_defaults(node.given_params())
+        steps[node.id] = list(spec.build(params, BuildContext(node.id, base_dir)))
+    return steps
+
+
+def run(
+    project: Project,
+    registry: Registry,
+    base_dir: str | Path,
+    backend: Backend,
+    on_event: EventHandler = _quiet,
+) -> RunResult:
+    """Run every node; commit all sink files at the end, or none."""
+    started = time.perf_counter()
+    base = Path(base_dir)
+    order = topological_order(project)
+    if order is None:
+        raise GraphmillError("the graph has a cycle")
+    steps = build_steps(project, registry, base)
+    feeds = {(e.target.node, e.target.port): (e.source.node, e.source.port) for e in project.edges}
+    consumers = Counter(e.source.node for e in project.edges)
+    tables: dict[tuple[str, str], list[pd.DataFrame]] = {}
+    pending: list[tuple[Path, Path]] = []  # (temporary file, target)
+    result = RunResult()
+    try:
+        for node in order:
+            spec = registry[node.type]
+            inputs = {
+                p.name: tables[feeds[(node.id, p.name)]] for p in spec.inputs if (node.id, p.name) in feeds
+            }
+            on_event("node_started", {"node": node.id, "type": node.type})
+            t0 = time.perf_counter()
+            stats = NodeStats(rows_in=sum(_rows(parts) for parts in inputs.values()))
+            try:
+                parts = _run_node(node.id, steps[node.id], inputs, backend, pending)
+            except (GraphmillError, KeyboardInterrupt):
+                raise
+            except ExprError as exc:
+                raise DataError(str(exc), node=node.id) from exc
+            except Exception as exc:
+                raise DataError(f"{type(exc).__name__}: {exc}", node=node.id) from exc
+            for port in spec.outputs:
+                tables[(node.id, port.name)] = parts
+            stats.rows_out = _rows(parts) if spec.outputs else stats.rows_in
+            stats.partitions = len(parts) if spec.outputs else sum(len(p) for p in inputs.values())
+            stats.seconds = time.perf_counter() - t0
+            result.nodes[node.id] = stats
+            on_event("node_finished", {"node": node.id, **stats.__dict__})
+            for source in {feeds[(node.id, p.name)][0] for p in spec.inputs if (node.id, p.name) in feeds}:
+                consumers[source] -= 1
+                if consumers[source] == 0:  # free a table once its last consumer is done
+                    for key in [k for k in tables if k[0] == source]:
+                        del tables[key]
+        for tmp, target in pending:
+            os.replace(tmp, target)
+            result.outputs.append(target)
+        pending.clear()
+    finally:
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _rows(parts: Sequence[pd.DataFrame]) -> int:
+    return sum(len(p) for p in parts)
+
+
+def _run_node(
+    node_id: str,
+    steps: list[Step],
+    inputs: dict[str, list[pd.DataFrame]],
+    backend: Backend,
+    pending: list[tuple[Path, Path]],
+) -> list[pd.DataFrame]:
+    parts: list[pd.DataFrame] = next(iter(inputs.values()), [])
+    for step in _fuse(steps):
+        if isinstance(step, Read):
+            parts = list(step.partitions())
+        elif isinstance(step, Map):
+            parts = backend.map(step.fn, parts)
+        elif isinstance(step, Reduce):
+            combined = step.combine(backend.map(step.partial, parts))
+            if step.finish is None:
+                parts = combined if isinstance(combined, list) else [combined]
+            else:
+                parts = backend.map(partial(_apply_finish, step.finish, combined), parts)
+        elif isinstance(step, Exchange):
+            parts = step.fn(parts)
+        elif isinstance(step, Join):
+            out = step.fn({port: ordered(p) for port, p in inputs.items()})
+            parts = out if isinstance(out, list) else [out]
+        elif isinstance(step, Write):
+            pending.append((_write(step, parts), step.target))
+            parts = []
+    return parts
+
+
+def _fuse(steps: list[Step]) -> list[Step]:
+    """Consecutive Maps become one task per partition: one process crossing, not several."""
+    out: list[Step] = []
+    for step in steps:
+        if isinstance(step, Map) and out and isinstance(out[-1], Map):
+            out[-1] = Map(_compose(out[-1].fn, step.fn), f"{out[-1].name}+{step.name}")
+        else:
+            out.append(step)
+    return out
+
+
+def _apply_finish(finish: Callable[[Any, Any], Any], combined: Any, part: Any) -> Any:
+    return finish(part, combined)
+
+
+def _compose(first: Callable[[Any], Any], second: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda frame: second(first(frame))
+
+
+def _write(step: Write, parts: list[pd.DataFrame]) -> Path:
+    target = step.target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".graphmill-tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        step.fn(iter(_in_order(parts)), tmp)
+        if target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
+        else:
+            os.chmod(tmp, 0o644)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _in_order(parts: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Partitions in table order: as they are, unless a hash split interleaved positions."""
+    spans = [(p.index[0], p.index[-1]) for p in parts if len(p)]
+    in_order = all(p.index.is_monotonic_increasing for p in parts)
+    if in_order and all(a[1] < b[0] for a, b in itertools.pairwise(spans)):
+        return parts
+    return [ordered(parts)]

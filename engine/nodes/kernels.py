@@ -1,0 +1,300 @@
+"""The pandas work of the built-in nodes, one vectorised function per step.
+
+Imported only when a project runs (validation never needs pandas). Every function takes and
+returns partitions indexed by row position and is a plain module-level function, so steps that
+bind it with functools.partial pickle by reference into loky workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ..expr import Column, parse
+from ..frames import default_partitions, ordered, renumber, split
+
+# ------------------------------------------------------------------------------------- sources
+
+
+def generated(rows: int, seed: int, dataset: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    from .generate import orders
+
+    makers = {"orders": orders}
+    for start in range(0, max(rows, 1), chunk_rows):
+        yield makers[dataset](rows, seed, start, min(rows, start + chunk_rows))
+
+
+def csv_partitions(path: Path, options: dict[str, Any]) -> Iterator[pd.DataFrame]:
+    from .csvread import read_csv_chunks, scan_csv
+
+    plan = scan_csv(path, **options)
+    yield from read_csv_chunks(plan)
+
+
+def parquet_partitions(path: Path, columns: list[str] | None) -> Iterator[pd.DataFrame]:
+    """One partition per row group, files of a directory in name order."""
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        raise DataError(f"file not found: {path}")
+    files = sorted(p for p in path.rglob("*.parquet")) if path.is_dir() else [path]
+    position = 0
+    emitted = False
+    for file in files:
+        reader = pq.ParquetFile(file)
+        for group in range(reader.num_row_groups):
+            frame = reader.read_row_group(group, columns=columns).to_pandas()
+            frame.index = pd.RangeIndex(position, position + len(frame))
+            position += len(frame)
+            emitted = True
+            yield frame
+        if not emitted and reader.num_row_groups == 0:
+            frame = reader.schema_arrow.empty_table().to_pandas()
+            emitted = True
+            yield frame[columns] if columns else frame
+
+
+# --------------------------------------------------------------------------------------- sinks
+
+
+def write_csv(parts: Iterator[pd.DataFrame], path: Path) -> None:
+    """UTF-8, header, no index, ','; pandas writes floats with repr, so they read back equal."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        for i, part in enumerate(parts):
+            part.to_csv(f, header=i == 0, index=False, lineterminator="\n")
+
+
+def write_parquet(parts: Iterator[pd.DataFrame], path: Path) -> None:
+    table = ordered(list(parts))
+    table.reset_index(drop=True).to_parquet(path, index=False)
+
+
+# --------------------------------------------------------------------------------------- clean
+
+
+def clean_before_cast(
+    frame: pd.DataFrame, rename: dict | None, keep: list | None, drop: list | None
+) -> pd.DataFrame:
+    if rename:
+        frame = frame.rename(columns=rename)
+    if keep is not None:
+        frame = frame[keep]
+    if drop:
+        frame = frame.drop(columns=drop)
+    return frame
+
+
+def cast(frame: pd.DataFrame, casts: dict[str, str]) -> pd.DataFrame:
+    """Convert columns like pandas' astype; a value that does not convert names its row."""
+    frame = frame.copy(deep=False)
+    for column, dtype in casts.items():
+        if dtype != "category":
+            frame[column] = _cast_series(frame[column], dtype, column)
+    return frame
+
+
+def _cast_series(series: pd.Series, dtype: str, column: str) -> pd.Series:
+    try:
+        if dtype == "datetime":
+            return pd.to_datetime(series)
+        target = {"string": "str", "int64": "int64", "float64": "float64", "bool": "bool"}[dtype]
+        return series.astype(target)
+    except (ValueError, TypeError, OverflowError) as exc:
+        row = _first_bad_row(series, dtype)
+        hint = (
+            "; fill missing values first, or cast to float64"
+            if dtype == "int64" and series.isna().any()
+            else ""
+        )
+        where = f" (row {row}: {series.loc[row]!r})" if row is not None else ""
+        raise DataError(f"cannot cast to {dtype}{where}: {exc}{hint}", column=column) from None
+
+
+def _first_bad_row(series: pd.Series, dtype: str) -> Any:
+    if dtype == "datetime":
+        bad = pd.to_datetime(series, errors="coerce").isna() & series.notna()
+    elif dtype in ("int64", "float64"):
+        numbers = pd.to_numeric(series, errors="coerce")
+        bad = numbers.isna()
+        if dtype == "int64":
+            bad |= numbers.notna() & (numbers != np.floor(numbers.fillna(0)))
+    else:
+        return None
+    hits = series.index[bad.to_numpy()]
+    return hits[0] if len(hits) else None
+
+
+def categories_partial(frame: pd.DataFrame, columns: list[str]) -> dict[str, pd.Series]:
+    return {c: pd.Series(frame[c].dropna().unique()) for c in columns}
+
+
+def categories_combine(partials: list[dict[str, pd.Series]]) -> dict[str, pd.CategoricalDtype]:
+    """The categories pandas' astype('category') gives the whole column: its sorted uniques."""
+    out = {}
+    for column in partials[0] if partials else {}:
+        values = pd.concat([p[column] for p in partials], ignore_index=True).drop_duplicates()
+        out[column] = pd.CategoricalDtype(values.sort_values(kind="stable").to_numpy())
+    return out
+
+
+def categories_finish(frame: pd.DataFrame, dtypes: dict[str, pd.CategoricalDtype]) -> pd.DataFrame:
+    frame = frame.copy(deep=False)
+    for column, dtype in dtypes.items():
+        frame[column] = frame[column].astype(dtype)
+    return frame
+
+
+def clean_after_cast(
+    frame: pd.DataFrame, text: list[dict] | None, fill: dict | None, drop_missing: str | list | None
+) -> pd.DataFrame:
+    if text or fill:
+        frame = frame.copy(deep=False)
+    for rule in text or []:
+        s = frame[rule["column"]]
+        if rule.get("lower"):
+            s = s.str.lower()
+        if rule.get("strip"):
+            s = s.str.strip()
+        if rule.get("remove"):
+            s = s.str.replace(rule["remove"], "", regex=True)
+        frame[rule["column"]] = s
+    for column, value in (fill or {}).items():
+        frame[column] = frame[column].fillna(value)
+    if drop_missing == "any":
+        frame = frame.dropna(how="any")
+    elif drop_missing:
+        frame = frame.dropna(subset=drop_missing, how="any")
+    return frame
+
+
+def dedupe_partial(frame: pd.DataFrame, subset: list[str] | None) -> pd.DataFrame:
+    """The key columns of this partition's first occurrences (with their positions)."""
+    keys = frame if subset is None else frame[subset]
+    return keys[~keys.duplicated(keep="first")]
+
+
+def dedupe_combine(partials: list[pd.DataFrame]) -> np.ndarray:
+    """Positions of rows that repeat an earlier row anywhere in the table."""
+    keys = ordered(partials)
+    return keys.index[keys.duplicated(keep="first").to_numpy()].to_numpy()
+
+
+def dedupe_finish(frame: pd.DataFrame, drop_positions: np.ndarray, subset: list[str] | None) -> pd.DataFrame:
+    """Drop repeats inside the partition and rows that repeat one in an earlier partition."""
+    keys = frame if subset is None else frame[subset]
+    return frame[~(keys.duplicated(keep="first").to_numpy() | frame.index.isin(drop_positions))]
+
+
+# ------------------------------------------------------------------------------------- compute
+
+
+def _to_array(series: pd.Series) -> Any:
+    """A column as the evaluator takes it: NumPy, missing as NaN / None / NaT."""
+    if (
+        isinstance(series.dtype, pd.CategoricalDtype)
+        or series.dtype == object
+        or pd.api.types.is_string_dtype(series.dtype)
+    ):
+        return series.to_numpy(dtype=object, na_value=None)
+    if pd.api.types.is_bool_dtype(series.dtype) and series.dtype != bool:
+        return Column(series.fillna(False).to_numpy(dtype=bool), series.isna().to_numpy())
+    return series.to_numpy()
+
+
+def _to_series(column: Column, index: pd.Index) -> pd.Series:
+    data, mask = column.data, column.mask
+    has_missing = mask is not None and bool(mask.any())
+    kind = data.dtype.kind
+    if kind == "O" or kind == "U":
+        values = np.asarray(data, dtype=object)
+        if has_missing:
+            values = values.copy()
+            values[mask] = None
+        return pd.Series(values, index=index, dtype="str")
+    if not has_missing:
+        return pd.Series(data, index=index)
+    if kind in "iuf":
+        values = data.astype(np.float64, copy=True)
+        values[mask] = np.nan
+        return pd.Series(values, index=index)
+    if kind == "M":
+        values = data.copy()
+        values[mask] = np.datetime64("NaT")
+        return pd.Series(values, index=index)
+    values = data.astype(object)
+    values[mask] = np.nan
+    return pd.Series(values, index=index)
+
+
+def evaluate(frame: pd.DataFrame, text: str) -> Column:
+    expr = parse(text)
+    columns = {name: _to_array(frame[name]) for name in expr.columns if name in frame.columns}
+    return expr.evaluate(columns, len(frame))
+
+
+def compute_rows(
+    frame: pd.DataFrame, filter_text: str | None, columns: dict[str, str] | None
+) -> pd.DataFrame:
+    if filter_text:
+        result = evaluate(frame, filter_text)
+        keep = np.asarray(result.data, dtype=bool)
+        if result.mask is not None:
+            keep = keep & ~result.mask
+        frame = frame[keep]
+    if columns:
+        frame = frame.copy(deep=False)
+        for name, text in columns.items():
+            frame[name] = _to_series(evaluate(frame, text), frame.index)
+    return frame
+
+
+def sort_partial(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame
+
+
+def sort_combine(partials: list[pd.DataFrame], keys: list[str], partitions: int) -> list[pd.DataFrame]:
+    table = ordered(partials)
+    by = [k[1:] if k.startswith("-") else k for k in keys]
+    ascending = [not k.startswith("-") for k in keys]
+    table = table.sort_values(by, ascending=ascending, kind="stable", na_position="last")
+    return split(renumber(table), partitions)
+
+
+# ----------------------------------------------------------------------------------- partition
+
+
+def repartition_rows(parts: list[pd.DataFrame], n: int | None) -> list[pd.DataFrame]:
+    table = ordered(parts)
+    return split(table, n or default_partitions(len(table)))
+
+
+def repartition_hash(parts: list[pd.DataFrame], n: int | None, key: list[str]) -> list[pd.DataFrame]:
+    """Equal keys in one partition; rows keep their positions (and their order inside one)."""
+    n = n or default_partitions(sum(len(p) for p in parts))
+    pieces: list[list[pd.DataFrame]] = [[] for _ in range(n)]
+    for part in parts:
+        bucket = pd.util.hash_pandas_object(part[key], index=False).to_numpy() % np.uint64(n)
+        for b in range(n):
+            pieces[b].append(part[bucket == b])
+    return [ordered(p) if p else parts[0].iloc[:0] for p in pieces]
+
+
+# --------------------------------------------------------------------------------------- merge
+
+
+def merge_tables(
+    tables: dict[str, pd.DataFrame | None], how: str, on: list[str] | None, partitions: int
+) -> list[pd.DataFrame]:
+    left, right = tables["left"], tables.get("right")
+    if right is None:
+        table = left
+    elif how == "concat":
+        table = pd.concat([left, right], ignore_index=True)
+    else:
+        table = left.merge(right, how=how, on=on, suffixes=("", "_right"))
+    return split(renumber(table), partitions)

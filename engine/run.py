@@ -1,0 +1,145 @@
+"""Running a project file end to end: load, override, validate, choose resources, execute.
+
+`run_file` is what `graphmill run` calls; everything that can be found before reading data is
+raised as a ProjectError (exit 2), problems found while running as DataError (exit 1).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import GraphmillError, Issue, ProjectError, errors
+from .models import Project, Resources
+from .projectfile import load, with_lines
+from .registry import Registry
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Command-line choices; each overrides the project's and the nodes' `resources`."""
+
+    backend: str | None = None
+    workers: int | str | None = None
+    device: str | None = None
+    scheduler: str | None = None
+    base_dir: Path | None = None
+    overrides: Sequence[str] = ()
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """`NODE.PARAM=VALUE`: VALUE is JSON when it parses, else a plain string."""
+    target, sep, raw = text.partition("=")
+    node, dot, param = target.partition(".")
+    if not sep or not dot or not node or not param:
+        raise ProjectError([Issue(f"--set {text!r} is not of the form NODE.PARAM=VALUE")])
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return node, param, value
+
+
+def apply_overrides(project: Project, overrides: Sequence[str]) -> Project:
+    nodes = {n.id: n for n in project.nodes}
+    for text in overrides:
+        node_id, param, value = parse_override(text)
+        if node_id not in nodes:
+            raise ProjectError([Issue(f"--set {text!r}: there is no node '{node_id}'")])
+        node = nodes[node_id]
+        nodes[node_id] = node.model_copy(update={"params": {**node.params, param: value}})
+    return project.model_copy(update={"nodes": [nodes[n.id] for n in project.nodes]})
+
+
+def effective_resources(project: Project, options: RunOptions) -> Resources:
+    """CLI flags override the project's resources; defaults fill the rest."""
+    base = project.resources or Resources()
+    return Resources(
+        backend=options.backend or base.backend or "auto",
+        workers=options.workers or base.workers or "auto",
+        device=options.device or base.device or "cpu",
+        scheduler=options.scheduler or base.scheduler,
+    )
+
+
+def check_resources(project: Project, resources: Resources) -> None:
+    """Refuse, before reading data, what this machine or this version cannot do."""
+    issues: list[Issue] = []
+    wanted = [resources] + [n.resources for n in project.nodes if n.resources is not None]
+    if any(r.backend == "dask" for r in wanted):
+        issues.append(
+            Issue(
+                "backend 'dask' is not available yet in this version of Graphmill", param="resources.backend"
+            )
+        )
+    if any(r.device == "gpu" for r in wanted) and not gpu_available():
+        issues.append(
+            Issue(
+                "device 'gpu' was asked for, but this machine has no usable GPU (CuPy with a CUDA device)",
+                param="resources.device",
+            )
+        )
+    if issues:
+        raise ProjectError(issues)
+
+
+def gpu_available() -> bool:
+    try:
+        import cupy  # type: ignore[import-not-found]
+
+        return int(cupy.cuda.runtime.getDeviceCount()) > 0
+    except Exception:
+        return False
+
+
+def check_outputs(project: Project, registry: Registry, base_dir: Path) -> None:
+    """A sink with overwrite=false whose file exists fails before any data is read."""
+    from .execute import build_steps
+    from .steps import Write
+
+    issues = []
+    for node_id, steps in build_steps(project, registry, base_dir).items():
+        for step in steps:
+            if isinstance(step, Write) and not step.overwrite and step.target.exists():
+                issues.append(
+                    Issue(f"{step.target} exists and overwrite is false", node=node_id, param="path")
+                )
+    if issues:
+        raise ProjectError(issues)
+
+
+def prepare(
+    path: Path, registry: Registry, options: RunOptions
+) -> tuple[Project, Path, Resources, list[Issue]]:
+    """Everything before reading data; returns the project, base dir, resources and warnings."""
+    project = load(path, registry)
+    project = apply_overrides(project, options.overrides)
+    base_dir = (options.base_dir or path.resolve().parent).resolve()
+    from .validate import validate
+
+    issues = with_lines(validate(project, registry, base_dir), path.read_text(encoding="utf-8"))
+    if errors(issues):
+        raise ProjectError(issues, str(path))
+    resources = effective_resources(project, options)
+    check_resources(project, resources)
+    check_outputs(project, registry, base_dir)
+    return project, base_dir, resources, issues
+
+
+def run_file(path: Path, registry: Registry, options: RunOptions, on_event: Any = None) -> Any:
+    """Run a project file; returns the executor's RunResult."""
+    from .backends import make_backend
+    from .execute import run
+
+    project, base_dir, resources, _ = prepare(path, registry, options)
+    backend = make_backend(resources.backend or "auto", resources.workers)
+    try:
+        return run(project, registry, base_dir, backend, on_event or (lambda kind, data: None))
+    finally:
+        backend.close()
+
+
+__all__ = ["GraphmillError", "RunOptions", "prepare", "run_file"]

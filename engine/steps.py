@@ -1,0 +1,93 @@
+"""Execution steps: what a node type does with partitions, free of any scheduling.
+
+A node type's `build(params, ctx)` returns a short list of steps. The executor decides where
+each runs (this process, threads, loky processes, later Dask) and in what order; node code never
+does. Functions in steps must be picklable with cloudpickle (they may cross process boundaries).
+
+Partitions are pandas DataFrames whose index holds each row's position in the logical table, so
+the table is the partitions concatenated and sorted by index. Sources number rows 0, 1, ...; a
+hash split keeps positions, so steps that care about input order (first, dedupe) can restore it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a node's build function may know: its id and where relative paths resolve."""
+
+    node: str
+    base_dir: Path
+
+    def path(self, value: str) -> Path:
+        from .projectfile import resolve_path
+
+        return resolve_path(self.base_dir, value)
+
+
+@dataclass(frozen=True)
+class Read:
+    """A source: yields partitions in order, each indexed by global row position."""
+
+    partitions: Callable[[], Iterator[pd.DataFrame]]
+    estimated_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class Map:
+    """Per partition, independent of the others: fusable with neighbouring Maps."""
+
+    fn: Callable[[pd.DataFrame], pd.DataFrame]
+    name: str = "map"
+
+
+@dataclass(frozen=True)
+class Reduce:
+    """`partial` per partition, `combine` of the partials in partition order.
+
+    With `finish`, the combined value is applied back to each partition (a row-preserving
+    global step such as dedupe). Without it, `combine` returns the whole output table.
+    """
+
+    partial: Callable[[pd.DataFrame], Any]
+    combine: Callable[[list[Any]], Any]
+    finish: Callable[[pd.DataFrame, Any], pd.DataFrame] | None = None
+    name: str = "reduce"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """Moves rows between partitions (repartitioning); positions travel with the rows."""
+
+    fn: Callable[[list[pd.DataFrame]], list[pd.DataFrame]]
+    name: str = "exchange"
+
+
+@dataclass(frozen=True)
+class Join:
+    """Combines the whole tables of several inputs (merge); returns the output table."""
+
+    fn: Callable[[dict[str, pd.DataFrame]], pd.DataFrame | list[pd.DataFrame]]
+    name: str = "join"
+
+
+@dataclass(frozen=True)
+class Write:
+    """A sink: writes the whole table, in order, to a temporary file the executor renames."""
+
+    target: Path
+    fn: Callable[[Iterator[pd.DataFrame], Path], None]
+    overwrite: bool = True
+    name: str = "write"
+
+
+Step = Read | Map | Reduce | Exchange | Join | Write
+BuildFunction = Callable[[dict[str, Any], BuildContext], Sequence[Step]]
