@@ -16,7 +16,7 @@ QT_DEBS := libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libgl
 .PHONY: run test lint setup sysdeps clean
 
 run: setup sysdeps
-	$(BIN)/graphmill validate resources/examples/orders.graphmill.json
+	$(BIN)/graphmill demo graphmill-demo
 
 test: setup sysdeps
 	$(BIN)/ruff check .

@@ -13,7 +13,7 @@ class TerminalProgress:
         from rich.console import Console
 
         self.quiet = quiet
-        self.console = Console(file=sys.stderr, highlight=False)
+        self.console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
         self._status: Any = None
 
     def __call__(self, kind: str, data: dict[str, Any]) -> None:
@@ -23,6 +23,9 @@ class TerminalProgress:
             self._stop()
             self._status = self.console.status(f"{data['node']} ({data['type']}) running...")
             self._status.start()
+        elif kind == "warning":
+            self._stop()
+            self.console.print(f"[yellow]{data['message']}[/yellow]")
         elif kind == "node_finished":
             self._stop()
             rows = f"{data['rows_in']:,} rows in, {data['rows_out']:,} out"

@@ -84,7 +84,7 @@ def run(
     feeds = {(e.target.node, e.target.port): (e.source.node, e.source.port) for e in project.edges}
     consumers = Counter(e.source.node for e in project.edges)
     tables: dict[tuple[str, str], list[pd.DataFrame]] = {}
-    pending: list[tuple[Path, Path]] = []  # (temporary file, target)
+    pending: list[tuple[str, Path, Path]] = []  # (node, temporary file, target)
     result = RunResult()
     try:
         for node in order:
@@ -97,6 +97,9 @@ def run(
             stats = NodeStats(rows_in=sum(_rows(parts) for parts in inputs.values()))
             try:
                 parts = _run_node(node.id, steps[node.id], inputs, backend, pending)
+            except DataError as exc:
+                exc.node = exc.node or node.id
+                raise
             except (GraphmillError, KeyboardInterrupt):
                 raise
             except ExprError as exc:
@@ -115,15 +118,43 @@ def run(
                 if consumers[source] == 0:  # free a table once its last consumer is done
                     for key in [k for k in tables if k[0] == source]:
                         del tables[key]
-        for tmp, target in pending:
-            os.replace(tmp, target)
-            result.outputs.append(target)
+        result.outputs = commit(pending)
         pending.clear()
     finally:
-        for tmp, _ in pending:
+        for _, tmp, _ in pending:
             tmp.unlink(missing_ok=True)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def commit(pending: list[tuple[str, Path, Path]]) -> list[Path]:
+    """Rename every temporary file into place, or none: a rename that fails puts back the
+    files already replaced, so a failed run changes no existing file."""
+    backups: list[tuple[Path, Path | None]] = []  # (target, its previous content moved aside)
+    try:
+        for node, tmp, target in pending:
+            backup = None
+            if target.exists() or target.is_symlink():
+                if target.is_dir():
+                    raise DataError(f"cannot write {target}: it is a directory", node=node)
+                backup = target.with_name(f".{target.name}.graphmill-backup")
+                os.replace(target, backup)
+            backups.append((target, backup))
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise DataError(f"cannot write {target}: {exc.strerror or exc}", node=node) from exc
+    except BaseException:
+        for target, backup in reversed(backups):
+            if backup is not None:
+                os.replace(backup, target)
+            else:
+                target.unlink(missing_ok=True)
+        raise
+    for _, backup in backups:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+    return [target for _, _, target in pending]
 
 
 def _rows(parts: Sequence[pd.DataFrame]) -> int:
@@ -135,7 +166,7 @@ def _run_node(
     steps: list[Step],
     inputs: dict[str, list[pd.DataFrame]],
     backend: Backend,
-    pending: list[tuple[Path, Path]],
+    pending: list[tuple[str, Path, Path]],
 ) -> list[pd.DataFrame]:
     parts: list[pd.DataFrame] = next(iter(inputs.values()), [])
     for step in _fuse(steps):
@@ -155,7 +186,7 @@ def _run_node(
             out = step.fn({port: ordered(p) for port, p in inputs.items()})
             parts = out if isinstance(out, list) else [out]
         elif isinstance(step, Write):
-            pending.append((_write(step, parts), step.target))
+            pending.append((node_id, _write(step, parts), step.target))
             parts = []
     return parts
 

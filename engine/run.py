@@ -134,10 +134,13 @@ def run_file(path: Path, registry: Registry, options: RunOptions, on_event: Any 
     from .backends import make_backend
     from .execute import run
 
-    project, base_dir, resources, _ = prepare(path, registry, options)
+    emit = on_event or (lambda kind, data: None)
+    project, base_dir, resources, warnings = prepare(path, registry, options)
+    for issue in warnings:
+        emit("warning", {"message": issue.format(str(path))})
     backend = make_backend(resources.backend or "auto", resources.workers)
     try:
-        return run(project, registry, base_dir, backend, on_event or (lambda kind, data: None))
+        return run(project, registry, base_dir, backend, emit)
     finally:
         backend.close()
 

@@ -101,7 +101,7 @@ def cast(frame: pd.DataFrame, casts: dict[str, str]) -> pd.DataFrame:
 def _cast_series(series: pd.Series, dtype: str, column: str) -> pd.Series:
     try:
         if dtype == "datetime":
-            return pd.to_datetime(series)
+            return _to_datetime(series)
         target = {"string": "str", "int64": "int64", "float64": "float64", "bool": "bool"}[dtype]
         return series.astype(target)
     except (ValueError, TypeError, OverflowError) as exc:
@@ -111,13 +111,24 @@ def _cast_series(series: pd.Series, dtype: str, column: str) -> pd.Series:
             if dtype == "int64" and series.isna().any()
             else ""
         )
-        where = f" (row {row}: {series.loc[row]!r})" if row is not None else ""
+        where = f" (data row {row + 1}: {series.loc[row]!r})" if row is not None else ""
         raise DataError(f"cannot cast to {dtype}{where}: {exc}{hint}", column=column) from None
+
+
+def _to_datetime(series: pd.Series) -> pd.Series:
+    """Each value parsed on its own (ISO 8601, else pandas' mixed formats), so the result
+    never depends on which value a partition happens to start with."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return series
+    try:
+        return pd.to_datetime(series, format="ISO8601")
+    except ValueError:
+        return pd.to_datetime(series, format="mixed")
 
 
 def _first_bad_row(series: pd.Series, dtype: str) -> Any:
     if dtype == "datetime":
-        bad = pd.to_datetime(series, errors="coerce").isna() & series.notna()
+        bad = pd.to_datetime(series, errors="coerce", format="mixed").isna() & series.notna()
     elif dtype in ("int64", "float64"):
         numbers = pd.to_numeric(series, errors="coerce")
         bad = numbers.isna()

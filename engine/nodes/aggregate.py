@@ -1,0 +1,207 @@
+"""Exact two-phase group-by: a small partial per partition, then one combine in partition order.
+
+The result equals `frame.groupby(by, sort=True, dropna=False).agg(...)` on the whole table
+whatever the partitioning (floats within a relative 1e-9), and is byte-identical for a fixed
+partitioning, because partials are always merged in the order given.
+
+A partial holds one row per group of its partition with the decomposable statistics (size,
+non-missing count, sum, min, max, first, last, M2 for var/std), keyed by the partition's own
+group codes. median and nunique are not decomposable: their partial keeps the (group code, value)
+rows (for nunique only the distinct pairs), and combine computes them on the concatenation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+AGGREGATES = ("count", "sum", "mean", "min", "max", "std", "var", "nunique", "median", "first", "last")
+_NUMERIC_ONLY = frozenset({"sum", "mean", "std", "var", "median"})
+# statistics a partial keeps per group, by function: (kind, uses the column)
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "count": ("count",),
+    "sum": ("sum",),
+    "mean": ("count", "sum"),
+    "min": ("min",),
+    "max": ("max",),
+    "first": ("first",),
+    "last": ("last",),
+    "var": ("count", "sum", "m2"),
+    "std": ("count", "sum", "m2"),
+}
+_ADDITIVE = frozenset({"size", "count", "sum", "m2"})
+_ROW_KINDS = ("median", "nunique")
+
+__all__ = ["AGGREGATES", "AggPartial", "AggSpec", "aggregate", "combine", "partial"]
+
+
+@dataclass(frozen=True)
+class AggSpec:
+    by: tuple[str, ...]  # group-by columns (may be empty: one output row)
+    values: tuple[tuple[str, str, str | None], ...]  # (output name, fn, input column or None for count())
+
+
+@dataclass(frozen=True)
+class AggPartial:
+    """Picklable state of one partition: `stats` (keys k0.., statistics s0..; one row per group)
+    and, per median/nunique statistic, a frame of (g = row of `stats`, v = value)."""
+
+    stats: pd.DataFrame
+    rows: tuple[pd.DataFrame, ...]
+
+
+def _plan(spec: AggSpec) -> tuple[dict[tuple[str, str | None], str], list[tuple[str, str]]]:
+    """Stats shared by all values, deduplicated: {(kind, column): "s<i>"}, and the row stats.
+
+    Derived from the spec alone, so partial and combine (maybe in other processes) agree.
+    """
+    if len(set(spec.by)) != len(spec.by):
+        raise ValueError(f"'by' names a column twice: {list(spec.by)}")
+    names = [name for name, _, _ in spec.values]
+    clash = sorted({n for n in names if names.count(n) > 1 or n in spec.by})
+    if clash:
+        raise ValueError(f"aggregate output names must be unique and not 'by' columns: {clash}")
+    stats: dict[tuple[str, str | None], str] = {("size", None): "s0"}
+    rows: list[tuple[str, str]] = []
+    for name, fn, column in spec.values:
+        if fn not in AGGREGATES:
+            raise ValueError(f"unknown aggregate function '{fn}' in '{name}'")
+        if column is None:
+            if fn != "count":
+                raise ValueError(f"{fn}() in '{name}' needs a column")
+            continue
+        if fn in _ROW_KINDS:
+            if (fn, column) not in rows:
+                rows.append((fn, column))
+            continue
+        for kind in _NEEDS[fn]:
+            stats.setdefault((kind, column), f"s{len(stats)}")
+    return stats, rows
+
+
+def _check_numeric(frame: pd.DataFrame, spec: AggSpec) -> None:
+    for name, fn, column in spec.values:
+        if fn in _NUMERIC_ONLY and not pd.api.types.is_numeric_dtype(frame[column].dtype):
+            raise TypeError(
+                f"{fn}() in '{name}' needs a numeric column, but '{column}' is {frame[column].dtype}"
+            )
+
+
+def _divide(num: Any, den: Any) -> np.ndarray:
+    """num / den as float64, NaN where den is 0 (an all-missing group), without a warning."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    return np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
+
+
+def partial(frame: pd.DataFrame, spec: AggSpec) -> AggPartial:
+    """One row per group and decomposable statistic; rows only where no summary is exact."""
+    stats, rows = _plan(spec)
+    _check_numeric(frame, spec)
+    by = list(spec.by)
+    if by:
+        codes = frame.groupby(by, sort=False, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    else:
+        codes = np.zeros(len(frame), dtype=np.int64)
+    # sort=False numbers groups by first appearance, so first positions come out in code order
+    first = np.unique(codes, return_index=True)[1]
+    ngroups = len(first)
+    keys = frame[by].take(first).reset_index(drop=True)
+    keys.columns = [f"k{i}" for i in range(len(by))]
+    grouped = frame.groupby(codes, sort=True)
+    named = {s: (col, kind) for (kind, col), s in stats.items() if kind not in ("size", "m2")}
+    out = grouped.agg(**named).reset_index(drop=True) if named else pd.DataFrame(index=range(ngroups))
+    out["s0"] = np.bincount(codes, minlength=ngroups).astype(np.int64)
+    for (kind, col), s in stats.items():
+        if kind == "m2":  # two-pass sum of squared deviations from the partition's group mean
+            mean = _divide(out[stats["sum", col]], out[stats["count", col]])
+            dev = frame[col].to_numpy(dtype=np.float64, na_value=np.nan) - mean[codes]
+            out[s] = pd.Series(dev * dev).groupby(codes, sort=True).sum().to_numpy()
+    out = pd.concat([keys, out[list(stats.values())]], axis=1)
+    kept = []
+    for kind, col in rows:
+        values = frame[col].astype(np.float64) if kind == "median" else frame[col]
+        pairs = pd.DataFrame({"g": codes, "v": values.to_numpy() if kind == "median" else values.array})
+        pairs = pairs[pairs["v"].notna()]
+        kept.append((pairs.drop_duplicates() if kind == "nunique" else pairs).reset_index(drop=True))
+    return AggPartial(stats=out, rows=tuple(kept))
+
+
+def combine(partials: Sequence[AggPartial], spec: AggSpec) -> pd.DataFrame:
+    """Merge partials in the given order: one groupby over the concatenated statistics."""
+    if not partials:
+        raise ValueError("combine needs at least one partial (an empty input still gives one)")
+    stats, rows = _plan(spec)
+    frames = [p.stats for p in partials]
+    # empty partials carry no values; leaving them out keeps dtypes as on the whole table
+    table = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+    kcols = [f"k{i}" for i in range(len(spec.by))]
+    if kcols:
+        ids = table.groupby(kcols, sort=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    else:
+        ids = np.zeros(len(table), dtype=np.int64)
+    first = np.unique(ids, return_index=True)[1]
+    ngroups = len(first)
+    kind_of = {s: kind for (kind, _), s in stats.items()}
+    how = {s: "sum" if kind in _ADDITIVE else kind for s, kind in kind_of.items()}
+    res = table.groupby(ids, sort=True).agg(**{s: (s, h) for s, h in how.items()}).reset_index(drop=True)
+    if not kcols and ngroups == 0:  # no `by` and no rows: still one row, as whole-column reductions
+        dtypes = res.dtypes
+        widen = [s for s in res if kind_of[s] not in _ADDITIVE and dtypes[s].kind in "iub"]
+        res = res.astype(dict.fromkeys(widen, np.float64)).reindex(range(1))
+        res = res.fillna({s: 0 for s in res if kind_of[s] in _ADDITIVE}).astype(
+            {s: dtypes[s] for s in res if kind_of[s] in _ADDITIVE}
+        )
+        ngroups = 1
+    out: dict[str, Any] = {
+        b: table[k].take(first).reset_index(drop=True) for b, k in zip(spec.by, kcols, strict=True)
+    }
+    offsets = np.cumsum([0] + [len(f) for f in frames])[:-1]
+    for name, fn, col in spec.values:
+        if fn in _ROW_KINDS:
+            out[name] = _row_stat(partials, rows.index((fn, col)), ids, offsets, ngroups, fn)
+        elif col is None:
+            out[name] = res["s0"]
+        elif fn in ("mean", "var", "std"):
+            n, total = res[stats["count", col]], res[stats["sum", col]]
+            mean = _divide(total, n)
+            if fn == "mean":
+                out[name] = mean
+                continue
+            # Chan's parallel formula, k-way form: M2 = sum M2_i + sum n_i (mean_i - mean)^2
+            n_i = table[stats["count", col]].to_numpy(dtype=np.float64)
+            delta = np.where(n_i > 0, _divide(table[stats["sum", col]], n_i) - mean[ids], 0.0)
+            spread = n_i * delta * delta
+            m2 = res[stats["m2", col]].to_numpy() + np.bincount(ids, weights=spread, minlength=ngroups)
+            var = _divide(m2, np.asarray(n) - 1)
+            out[name] = np.sqrt(var) if fn == "std" else var
+        else:
+            out[name] = res[stats[fn, col]]
+    return pd.DataFrame(out, index=pd.RangeIndex(ngroups)) if out else pd.DataFrame(index=range(ngroups))
+
+
+def _row_stat(
+    partials: Sequence[AggPartial], j: int, ids: np.ndarray, offsets: np.ndarray, ngroups: int, fn: str
+) -> np.ndarray:
+    """median / nunique over the kept rows of all partials, mapped to the combined group ids."""
+    parts = [p.rows[j] for p in partials]
+    gid = np.concatenate(
+        [ids[off + r["g"].to_numpy(dtype=np.int64)] for off, r in zip(offsets, parts, strict=True)]
+    )
+    values = pd.concat([r["v"] for r in parts if len(r)] or [parts[0]["v"]], ignore_index=True)
+    grouped = values.groupby(gid, sort=True)
+    if fn == "median":
+        result, out = grouped.median(), np.full(ngroups, np.nan)
+    else:
+        result, out = grouped.nunique(), np.zeros(ngroups, dtype=np.int64)
+    out[result.index.to_numpy(dtype=np.int64)] = result.to_numpy()
+    return out
+
+
+def aggregate(frame: pd.DataFrame, spec: AggSpec) -> pd.DataFrame:
+    """The whole table as a single partition."""
+    return combine([partial(frame, spec)], spec)

@@ -1,0 +1,244 @@
+"""`graphmill run` and `graphmill demo` as a user runs them: subprocesses, exit codes, files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).parents[2]
+EXAMPLES = sorted((ROOT / "resources" / "examples").glob("*.graphmill.json"))
+
+
+def graphmill(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args], capture_output=True, text=True, cwd=cwd, check=False
+    )
+
+
+def copy_example(name: str, into: Path) -> Path:
+    shutil.copytree(ROOT / "resources" / "examples", into, dirs_exist_ok=True)
+    return into / f"{name}.graphmill.json"
+
+
+def outputs(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((folder / "out").glob("*"))}
+
+
+def write_project(folder: Path, nodes: list[dict], edges: list[tuple[str, str]]) -> Path:
+    path = folder / "p.graphmill.json"
+    project = {
+        "format": "graphmill/1",
+        "name": "t",
+        "nodes": nodes,
+        "edges": [{"from": a, "to": b} for a, b in edges],
+    }
+    path.write_text(json.dumps(project))
+    return path
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name.split(".")[0])
+def test_run_example_same_bytes_for_every_backend_and_worker_count(example: Path, tmp_path: Path) -> None:
+    results = []
+    for i, args in enumerate(
+        [
+            ["--backend", "sequential"],
+            ["--backend", "threads", "--workers", "2"],
+            ["--backend", "processes", "--workers", "2"],
+            ["--backend", "threads", "--workers", "3"],
+        ]
+    ):
+        project = copy_example(example.name.split(".")[0], tmp_path / str(i))
+        result = graphmill("run", "--quiet", *args, str(project))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "" and result.stderr == ""
+        results.append(outputs(project.parent))
+    assert results[0], "the example wrote nothing"
+    assert all(r == results[0] for r in results[1:])
+
+
+def _float_frames_equal(a: Path, b: Path) -> None:
+    read = pd.read_parquet if a.suffix == ".parquet" else pd.read_csv
+    pd.testing.assert_frame_equal(read(a), read(b), check_exact=False, rtol=1e-9)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name.split(".")[0])
+def test_run_example_equal_within_1e9_for_other_partitionings(example: Path, tmp_path: Path) -> None:
+    project = copy_example(example.name.split(".")[0], tmp_path / "base")
+    assert graphmill("run", "--quiet", str(project)).returncode == 0
+    nodes = json.loads(project.read_text())["nodes"]
+    splits = [n["id"] for n in nodes if n["type"] == "partition"]
+    overrides = [[f"--set={s}.partitions={k}" for s in splits] for k in (1, 3, 13)]
+    overrides.append([f'--set={s}.by="rows"' for s in splits])
+    for i, extra in enumerate(overrides):
+        other = copy_example(example.name.split(".")[0], tmp_path / f"o{i}")
+        result = graphmill("run", "--quiet", *extra, str(other))
+        assert result.returncode == 0, result.stderr
+        for name in outputs(project.parent):
+            _float_frames_equal(project.parent / "out" / name, other.parent / "out" / name)
+
+
+def test_run_relative_paths_against_project_folder_not_cwd(tmp_path: Path) -> None:
+    project = copy_example("regions", tmp_path / "proj")
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    assert graphmill("run", "--quiet", str(project), cwd=elsewhere).returncode == 0
+    assert (tmp_path / "proj" / "out" / "revenue_vs_target.csv").exists()
+    assert not (elsewhere / "out").exists()
+
+
+def test_run_base_dir_and_set_override(tmp_path: Path) -> None:
+    project = copy_example("orders", tmp_path / "proj")
+    base = tmp_path / "base"
+    result = graphmill(
+        "run",
+        "--quiet",
+        "--base-dir",
+        str(base),
+        "--set",
+        "orders.rows=500",
+        "--set",
+        "out.path=res.csv",
+        str(project),
+    )
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(base / "res.csv")
+    assert table["orders"].sum() < 500
+
+
+def test_run_second_sink_fails_first_sink_file_unchanged(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.csv").write_text("old a\n")
+    (tmp_path / "out" / "b").mkdir()  # a directory where the second sink's file should go
+    nodes = [
+        {"id": "g", "type": "source.generate", "params": {"rows": 100}},
+        {"id": "a", "type": "sink.csv", "params": {"path": "out/a.csv"}},
+        {"id": "b", "type": "sink.csv", "params": {"path": "out/b"}},
+    ]
+    path = write_project(tmp_path, nodes, [("g.out", "a.in"), ("g.out", "b.in")])
+    result = graphmill("run", str(path))
+    assert result.returncode == 1
+    assert "node 'b'" in result.stderr and "Traceback" not in result.stderr
+    assert (tmp_path / "out" / "a.csv").read_text() == "old a\n"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.csv", "b"]
+
+
+FAILURES = [
+    (
+        "missing-file",
+        {"id": "s", "type": "source.csv", "params": {"path": "nope.csv"}},
+        "",
+        ["node 's'", "nope.csv"],
+    ),
+    (
+        "bad-csv-line",
+        {"id": "s", "type": "source.csv", "params": {"path": "in.csv"}},
+        "a,b\n1,2\n3,4,5\n",
+        ["node 's'", "line 3"],
+    ),
+    (
+        "failing-cast",
+        {"id": "s", "type": "source.csv", "params": {"path": "in.csv"}},
+        "a,b\n1,x\n2,2\n",
+        ["node 'c'", "column 'b'", "data row 1", "'x'"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "source", "text", "fragments"), FAILURES, ids=[f[0] for f in FAILURES])
+def test_run_failure_exit_1_names_node_and_place_changes_nothing(
+    tmp_path: Path, name: str, source: dict, text: str, fragments: list[str]
+) -> None:
+    if text:
+        (tmp_path / "in.csv").write_text(text)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "r.csv").write_text("previous\n")
+    nodes = [
+        source,
+        {"id": "c", "type": "clean", "params": {"cast": {"b": "int64"}} if name == "failing-cast" else {}},
+        {"id": "o", "type": "sink.csv", "params": {"path": "out/r.csv"}},
+    ]
+    path = write_project(tmp_path, nodes, [("s.out", "c.in"), ("c.out", "o.in")])
+    result = graphmill("run", str(path))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+    assert os.listdir(tmp_path / "out") == ["r.csv"]
+    assert (tmp_path / "out" / "r.csv").read_text() == "previous\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backend", "dask", "--scheduler", "local"], "backend 'dask' is not available yet"),
+        (["--device", "gpu"], "device 'gpu' was asked for, but this machine has no usable GPU"),
+        (["--set", "nowhere.rows=3"], "there is no node 'nowhere'"),
+        (["--set", "orders.rows=-3"], "param 'rows'"),
+        (["--set", "broken"], "is not of the form NODE.PARAM=VALUE"),
+    ],
+)
+def test_run_cannot_run_as_written_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    project = copy_example("orders", tmp_path)
+    result = graphmill("run", *args, str(project))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_overwrite_false_existing_output_exit_2(tmp_path: Path) -> None:
+    project = copy_example("orders", tmp_path)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "revenue_by_region.csv").write_text("keep me\n")
+    result = graphmill("run", "--set", "out.overwrite=false", str(project))
+    assert result.returncode == 2
+    assert "exists and overwrite is false" in result.stderr
+    assert (tmp_path / "out" / "revenue_by_region.csv").read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_run_interrupted_exits_130_143_and_writes_nothing(
+    tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    project = copy_example("orders", tmp_path)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "run",
+            "--backend",
+            "sequential",
+            "--set",
+            "orders.rows=30000000",
+            str(project),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.5)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "no output was written" in err
+    leftovers = list((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else []
+    assert leftovers == []
+
+
+def test_demo_copies_example_runs_and_prints_output(tmp_path: Path) -> None:
+    result = graphmill("demo", str(tmp_path / "d"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "d" / "orders.graphmill.json").exists()
+    out = tmp_path / "d" / "out" / "revenue_by_region.csv"
+    assert f"output: {out}" in result.stdout
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["region", "orders", "big_orders", "revenue", "mean_price", "customers"]
