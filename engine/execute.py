@@ -169,14 +169,18 @@ def _run_node(
     pending: list[tuple[str, Path, Path]],
 ) -> list[pd.DataFrame]:
     parts: list[pd.DataFrame] = next(iter(inputs.values()), [])
+    previous: Any = None  # the value a `keep` Reduce hands to the next one
     for step in _fuse(steps):
         if isinstance(step, Read):
             parts = list(step.partitions())
         elif isinstance(step, Map):
             parts = backend.map(step.fn, parts)
         elif isinstance(step, Reduce):
-            combined = step.combine(backend.map(step.partial, parts))
-            if step.finish is None:
+            partial_fn = partial(step.partial, previous=previous) if step.takes_previous else step.partial
+            combined = step.combine(backend.map(partial_fn, parts))
+            if step.keep:
+                previous = combined
+            elif step.finish is None:
                 parts = combined if isinstance(combined, list) else [combined]
             else:
                 parts = backend.map(partial(_apply_finish, step.finish, combined), parts)

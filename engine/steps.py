@@ -54,13 +54,18 @@ class Reduce:
     """`partial` per partition, `combine` of the partials in partition order.
 
     With `finish`, the combined value is applied back to each partition (a row-preserving
-    global step such as dedupe). Without it, `combine` returns the whole output table.
+    global step such as dedupe). With `keep`, the partitions stay as they are and the combined
+    value is handed to the next Reduce, whose `partial(frame, value)` takes it
+    (`takes_previous`): two rounds, e.g. hashes first, then only the candidate rows. Otherwise
+    `combine` returns the whole output table (or a list of its partitions).
     """
 
-    partial: Callable[[pd.DataFrame], Any]
+    partial: Callable[..., Any]
     combine: Callable[[list[Any]], Any]
     finish: Callable[[pd.DataFrame, Any], pd.DataFrame] | None = None
     name: str = "reduce"
+    keep: bool = False
+    takes_previous: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,9 @@
 """`source.csv`: read a CSV file lazily in chunks, with the column types pandas infers over the whole file.
 
-Pass 1 (`scan_csv`) runs pandas' C reader over the file chunk by chunk, keeps no data, and unifies the
-dtypes inferred per chunk into the one `pd.read_csv` infers for the whole column. Pass 2
-(`read_csv_chunks`) re-reads with those dtypes forced, so every chunk has the same types and values as
-one whole-file read (FORMAT.md: chunked reading never changes a column's type). Re-reading, rather than
-converting chunk results, keeps text exact: "007" in a text column stays "007". Where chunks cannot
-tell what pandas would do, scanning fails naming the column and line and suggesting `dtypes`.
+Pass 1 (`scan_csv`) reads with pandas' C reader chunk by chunk, keeps no data, and unifies the chunks'
+inferred dtypes into the one `pd.read_csv` infers for the whole column; pass 2 (`read_csv_chunks`)
+re-reads with those dtypes forced (so "007" in a text column stays "007"). Where chunks cannot tell
+what pandas would do, scanning fails naming the column and line and suggesting `dtypes`.
 """
 
 from __future__ import annotations
@@ -15,10 +13,10 @@ import io
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -103,12 +101,13 @@ def scan_csv(
     numbers = _numbers(nas)  # pandas also drops values equal to these, in some paths only
     loose: dict[str, dict[str, Any]] = {}
 
-    formats = _date_formats(path, delimiter, list(dates), nas, min(k, 10 * MIN_CHUNK_ROWS))
+    src = _Source(path, delimiter, nas)
+    formats = _date_formats(src, list(dates), min(k, 10 * MIN_CHUNK_ROWS))
     kinds: dict[str, set[str]] = {c: set() for c in inferred}
     seen = {c: pd.Index([], dtype="str") for c in cats}
     rows = 0
     read = forced | dict.fromkeys(cats, "str")
-    for start, chunk in _chunks(path, delimiter, usecols, read, nas, k, dates=formats, forced=forced):
+    for start, chunk in _chunks(src, usecols, read, k, dates=formats, forced=forced):
         if start == 0 and not isinstance(chunk.index, pd.RangeIndex):
             raise DataError("the first data line has more fields than the header", line=_line(path, row=0))
         for c in inferred:
@@ -169,8 +168,8 @@ def read_csv_chunks(plan: CsvPlan, *, chunk_rows: int | None = None) -> Iterator
         yield pd.DataFrame({c: pd.Series([], dtype=plan.dtypes[c]) for c in order}, index=pd.RangeIndex(0))
         return
     fixes = [c for c in order if c not in plan.read_dtypes or c in plan.date_formats]
-    options = (plan.path, plan.delimiter, plan.usecols, plan.read_dtypes, plan.na_values, k)
-    for start, chunk in _chunks(*options, dates=plan.date_formats):
+    src = _Source(plan.path, plan.delimiter, plan.na_values)
+    for start, chunk in _chunks(src, plan.usecols, plan.read_dtypes, k, dates=plan.date_formats):
         for c in fixes:  # dates in each chunk's unit, and bools with missing values, to the plan's dtype
             if chunk[c].dtype != plan.dtypes[c]:
                 chunk[c] = _cast(chunk[c], plan.dtypes[c])
@@ -223,7 +222,10 @@ def _kind(col: pd.Series, tokens: pd.Index) -> str:
         return {"u": "uint", "b": "bool"}[dt.kind]
     if isinstance(dt, pd.StringDtype):
         # Integers beyond int64 with missing values: pandas keeps the missing tokens as text (GH#14983).
-        return "other" if col.isin(tokens).any() else "str"
+        # Such a chunk holds only those two; its first value tells whether to look further.
+        head = col.iloc[:1]
+        suspect = head.isin(tokens).any() or head.str.fullmatch(r"\s*[+-]?\d+\s*").any()
+        return "other" if suspect and col.isin(tokens).any() else "str"
     return "boolna" if pd.api.types.infer_dtype(col, skipna=True) == "boolean" else "other"
 
 
@@ -280,15 +282,13 @@ class _DateScan:
         return pd.DatetimeTZDtype(unit, zone) if zone is not None else np.dtype(f"datetime64[{unit}]")
 
 
-def _date_formats(
-    path: str, delimiter: str, dates: list[str], nas: Sequence[str], k: int
-) -> dict[str, str | None]:
+def _date_formats(src: _Source, dates: list[str], k: int) -> dict[str, str | None]:
     """pandas' format for each date column, guessed from its first non-null value (None: all missing).
     pandas' C fast path guesses per chunk instead, so chunks are parsed from text with this format.
     Where no format can be guessed pandas parses each value with dateutil: "mixed" does that."""
     formats: dict[str, str | None] = dict.fromkeys(dates)
     todo = set(dates)
-    for _, chunk in _chunks(path, delimiter, dates, dict.fromkeys(dates, "str"), nas, k) if dates else ():
+    for _, chunk in _chunks(src, dates, dict.fromkeys(dates, "str"), k) if dates else ():
         for c in sorted(todo):
             values = chunk[c].to_numpy(dtype=object)
             if (first := int(first_non_null(values))) >= 0:
@@ -319,10 +319,8 @@ def _numbers(values: Iterable[str]) -> list[float]:
     """The na_values that are numbers, as pandas finds them."""
     found = []
     for value in values:
-        try:
+        with suppress(TypeError, ValueError, OverflowError):
             found.append(float(value))
-        except (TypeError, ValueError, OverflowError):
-            continue
     return [v for v in found if not np.isnan(v)]
 
 
@@ -343,27 +341,30 @@ def _categories(values: pd.Index, nas: Sequence[str]) -> pd.CategoricalDtype:
 # ------------------------------------------------------------------------------------------ reading
 
 
+class _Source(NamedTuple):
+    path: str
+    delimiter: str
+    nas: tuple[str, ...]
+
+
 def _chunks(
-    path: str,
-    delimiter: str,
+    src: _Source,
     usecols: Sequence[str] | None,
     dtype: dict[str, Any],
-    nas: Sequence[str],
     k: int,
-    *,
     dates: dict[str, str | None] | None = None,
     forced: dict[str, Any] | None = None,
 ) -> Iterator[tuple[int, pd.DataFrame]]:
     """(first row, chunk) from pandas' C reader, with "str" columns read fast and dates parsed as pandas
     does; its errors become DataErrors naming column and line."""
-    start, dates = 0, dates or {}
+    path, start, dates = src.path, 0, dates or {}
     dtype = dtype | dict.fromkeys(dates, "str")
     text = dict.fromkeys([c for c, d in dtype.items() if d == "str"], "str")
     options = {
-        "sep": delimiter,
+        "sep": src.delimiter,
         "usecols": list(usecols) if usecols else None,
         "dtype": {c: _TEXT if d == "str" else d for c, d in dtype.items()} or None,
-        "na_values": list(nas) or None,
+        "na_values": list(src.nas) or None,
     }
     with _errors(path):
         try:
@@ -383,7 +384,7 @@ def _chunks(
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
             raise
         except ValueError as exc:  # a value that does not fit a dtype given in `dtypes`
-            raise _bad_value(path, delimiter, forced or {}, nas, k, start, exc) from None
+            raise _bad_value(src, forced or {}, k, start, exc) from None
 
 
 @contextmanager
@@ -411,13 +412,11 @@ def _errors(path: str) -> Iterator[None]:
         raise DataError(f"cannot read '{path}': {exc.strerror or exc}") from None
 
 
-def _bad_value(
-    path: str, delimiter: str, forced: dict[str, Any], nas: Sequence[str], k: int, start: int, exc: Exception
-) -> DataError:
+def _bad_value(src: _Source, forced: dict[str, Any], k: int, start: int, exc: Exception) -> DataError:
     """The first value of the failing chunk that does not fit its dtype, found on the text."""
     found: list[tuple[int, str, str]] = []
     cols = [c for c, d in forced.items() if d in ("int64", "float64", "bool")]
-    for first, chunk in _chunks(path, delimiter, cols, dict.fromkeys(cols, "str"), nas, k) if cols else ():
+    for first, chunk in _chunks(src, cols, dict.fromkeys(cols, "str"), k) if cols else ():
         if first != start:
             continue
         for c in cols:
@@ -437,7 +436,7 @@ def _bad_value(
     row, column, value = min(found)
     advice = "float64" if forced[column] == "int64" else "string"
     message = f"{value} does not fit {forced[column]}: set the column's dtype to {advice!r} in `dtypes`"
-    return DataError(message, column=column, line=_line(path, row=start + row))
+    return DataError(message, column=column, line=_line(src.path, row=start + row))
 
 
 def _header(path: str, delimiter: str) -> tuple[list[str], dict[str, str]]:

@@ -183,22 +183,33 @@ def clean_after_cast(
     return frame
 
 
-def dedupe_partial(frame: pd.DataFrame, subset: list[str] | None) -> pd.DataFrame:
-    """The key columns of this partition's first occurrences (with their positions)."""
+def row_hashes(frame: pd.DataFrame, subset: list[str] | None) -> pd.Series:
+    """A 64-bit hash of each row's key values, indexed by position (round one of dedupe)."""
     keys = frame if subset is None else frame[subset]
-    return keys[~keys.duplicated(keep="first")]
+    return pd.util.hash_pandas_object(keys, index=False)
 
 
-def dedupe_combine(partials: list[pd.DataFrame]) -> np.ndarray:
-    """Positions of rows that repeat an earlier row anywhere in the table."""
+def hash_candidates(partials: list[pd.Series]) -> np.ndarray:
+    """Positions whose hash occurs more than once: only these can be duplicates."""
+    hashes = pd.concat(partials) if partials else pd.Series([], dtype="uint64")
+    repeated = hashes.duplicated(keep=False).to_numpy()
+    return np.sort(hashes.index.to_numpy()[repeated])
+
+
+def candidate_rows(frame: pd.DataFrame, subset: list[str] | None, previous: np.ndarray) -> pd.DataFrame:
+    """Round two: the key values of this partition's candidate rows only."""
+    keys = frame if subset is None else frame[subset]
+    return keys[frame.index.isin(previous)]
+
+
+def duplicate_positions(partials: list[pd.DataFrame]) -> np.ndarray:
+    """Exact comparison of the candidates, in table order: the positions to drop."""
     keys = ordered(partials)
-    return keys.index[keys.duplicated(keep="first").to_numpy()].to_numpy()
+    return keys.index.to_numpy()[keys.duplicated(keep="first").to_numpy()]
 
 
-def dedupe_finish(frame: pd.DataFrame, drop_positions: np.ndarray, subset: list[str] | None) -> pd.DataFrame:
-    """Drop repeats inside the partition and rows that repeat one in an earlier partition."""
-    keys = frame if subset is None else frame[subset]
-    return frame[~(keys.duplicated(keep="first").to_numpy() | frame.index.isin(drop_positions))]
+def drop_positions(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    return frame[~frame.index.isin(positions)] if len(positions) else frame
 
 
 # ------------------------------------------------------------------------------------- compute

@@ -130,22 +130,26 @@ def _build_clean(p: dict[str, Any], ctx: BuildContext) -> list[Step]:
             )
         )
     if p["drop_duplicates"]:
+        # Exact and cheap: hash every row in parallel, then compare only rows whose hash repeats.
         subset = p["drop_duplicates"] if isinstance(p["drop_duplicates"], list) else None
         steps.append(
             Reduce(
-                partial(kernels.dedupe_partial, subset=subset),
-                kernels.dedupe_combine,
-                partial(_dedupe_finish, subset=subset),
+                partial(kernels.row_hashes, subset=subset),
+                kernels.hash_candidates,
+                name="dedupe hashes",
+                keep=True,
+            )
+        )
+        steps.append(
+            Reduce(
+                partial(kernels.candidate_rows, subset=subset),
+                kernels.duplicate_positions,
+                kernels.drop_positions,
                 "drop_duplicates",
+                takes_previous=True,
             )
         )
     return steps
-
-
-def _dedupe_finish(frame: Any, drop: Any, subset: list[str] | None) -> Any:
-    from . import kernels
-
-    return kernels.dedupe_finish(frame, drop, subset)
 
 
 CLEAN = NodeSpec(
