@@ -121,7 +121,8 @@ def partial(frame: pd.DataFrame, spec: AggSpec) -> AggPartial:
             mean = _divide(out[stats["sum", col]], out[stats["count", col]])
             dev = frame[col].to_numpy(dtype=np.float64, na_value=np.nan) - mean[codes]
             out[s] = pd.Series(dev * dev).groupby(codes, sort=True).sum().to_numpy()
-    out = pd.concat([keys, out[list(stats.values())]], axis=1)
+    positions = _first_last_positions(frame, codes, ngroups, stats)
+    out = pd.concat([keys, out[list(stats.values())], positions], axis=1)
     kept = []
     for kind, col in rows:
         values = frame[col].astype(np.float64) if kind == "median" else frame[col]
@@ -129,6 +130,28 @@ def partial(frame: pd.DataFrame, spec: AggSpec) -> AggPartial:
         pairs = pairs[pairs["v"].notna()]
         kept.append((pairs.drop_duplicates() if kind == "nunique" else pairs).reset_index(drop=True))
     return AggPartial(stats=out, rows=tuple(kept))
+
+
+def _first_last_positions(
+    frame: pd.DataFrame, codes: np.ndarray, ngroups: int, stats: dict[tuple[str, str | None], str]
+) -> pd.DataFrame:
+    """Row positions (the frame's index) of each group's first/last non-missing value, so that
+    combine picks by position, not by partition order: after a hash split they differ."""
+    out = {}
+    index = frame.index.to_numpy()
+    for (kind, col), s in stats.items():
+        if kind in ("first", "last"):
+            known = frame[col].notna().to_numpy()
+            pos = pd.Series(index[known], dtype=np.float64).groupby(codes[known], sort=True)
+            out[f"{s}p"] = (pos.min() if kind == "first" else pos.max()).reindex(range(ngroups)).to_numpy()
+    return pd.DataFrame(out, index=range(ngroups))
+
+
+def _pick_by_position(table: pd.DataFrame, ids: np.ndarray, s: str, kind: str) -> pd.Series:
+    """first/last: the value whose row position is smallest/largest (missing values skipped)."""
+    order = np.argsort(table[f"{s}p"].to_numpy(), kind="stable")  # NaN positions sort last
+    grouped = table[s].take(order).groupby(ids[order], sort=True)
+    return (grouped.first() if kind == "first" else grouped.last()).reset_index(drop=True)
 
 
 def combine(partials: Sequence[AggPartial], spec: AggSpec) -> pd.DataFrame:
@@ -149,6 +172,9 @@ def combine(partials: Sequence[AggPartial], spec: AggSpec) -> pd.DataFrame:
     kind_of = {s: kind for (kind, _), s in stats.items()}
     how = {s: "sum" if kind in _ADDITIVE else kind for s, kind in kind_of.items()}
     res = table.groupby(ids, sort=True).agg(**{s: (s, h) for s, h in how.items()}).reset_index(drop=True)
+    for s, kind in kind_of.items():
+        if kind in ("first", "last") and len(table):
+            res[s] = _pick_by_position(table, ids, s, kind)
     if not kcols and ngroups == 0:  # no `by` and no rows: still one row, as whole-column reductions
         dtypes = res.dtypes
         widen = [s for s in res if kind_of[s] not in _ADDITIVE and dtypes[s].kind in "iub"]

@@ -18,19 +18,16 @@ PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 
 # The columns of the built-in "orders" demo data (FORMAT.md `source.generate`).
-GENERATED: dict[str, Schema] = {
-    "orders": Schema.of(
-        {
-            "order_id": "int64",
-            "ts": "datetime",
-            "customer": "string",
-            "region": "string",
-            "quantity": "float64",
-            "price": "float64",
-            "comment": "string",
-        }
-    )
+ORDERS_COLUMNS: dict[str, str] = {
+    "order_id": "int64",
+    "ts": "datetime",
+    "customer": "string",
+    "region": "string",
+    "quantity": "float64",
+    "price": "float64",
+    "comment": "string",
 }
+GENERATED: dict[str, Schema] = {"orders": Schema.of(ORDERS_COLUMNS)}
 
 _SOURCE_COLUMNS = Param(
     "columns",

@@ -238,3 +238,19 @@ def test_partial_bad_spec_raises(values: Any, error: type[Exception]) -> None:
 def test_combine_without_partials_raises() -> None:
     with pytest.raises(ValueError, match="at least one partial"):
         combine([], AggSpec(by=(), values=(("n", "count", None),)))
+
+
+def test_combine_first_last_follow_row_positions_after_hash_split() -> None:
+    """A hash split interleaves positions: partition order is not row order."""
+    df = pd.DataFrame(
+        {"g": ["a", "b", "a", "b", "a", "a"], "v": [np.nan, 1.0, 2.0, 3.0, 4.0, np.nan], "s": list("pqrstu")}
+    )
+    spec = AggSpec(
+        by=("g",), values=(("f", "first", "v"), ("l", "last", "v"), ("fs", "first", "s"), ("ls", "last", "s"))
+    )
+    parts = [df.iloc[[4, 5]], df.iloc[[0, 1, 2, 3]]]  # the later rows come first
+    result = combine([partial(p, spec) for p in parts], spec)
+    expected = df.groupby("g", sort=True, dropna=False).agg(
+        f=("v", "first"), l=("v", "last"), fs=("s", "first"), ls=("s", "last")
+    )
+    pd.testing.assert_frame_equal(result, expected.reset_index())
