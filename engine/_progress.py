@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from .events import Event, NodeFinished, NodeStarted, WarningIssued
+
 
 class TerminalProgress:
     """Shows each node as it starts and finishes; a live spinner when stderr is a terminal."""
@@ -16,21 +18,21 @@ class TerminalProgress:
         self.console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
         self._status: Any = None
 
-    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+    def __call__(self, event: Event) -> None:
         if self.quiet:
             return
-        if kind == "node_started" and self.console.is_terminal:
+        if isinstance(event, NodeStarted) and self.console.is_terminal:
             self._stop()
-            self._status = self.console.status(f"{data['node']} ({data['type']}) running...")
+            self._status = self.console.status(f"{event.node} ({event.type}) running...")
             self._status.start()
-        elif kind == "warning":
+        elif isinstance(event, WarningIssued):
             self._stop()
-            self.console.print(f"[yellow]{data['message']}[/yellow]")
-        elif kind == "node_finished":
+            self.console.print(f"[yellow]{event.message}[/yellow]")
+        elif isinstance(event, NodeFinished):
             self._stop()
-            rows = f"{data['rows_in']:,} rows in, {data['rows_out']:,} out"
+            rows = f"{event.rows_in:,} rows in, {event.rows_out:,} out"
             self.console.print(
-                f"[green]done[/green] {data['node']}: {rows}, {data['partitions']} partitions, {data['seconds']:.2f} s"
+                f"[green]done[/green] {event.node}: {rows}, {event.partitions} partitions, {event.seconds:.2f} s"
             )
 
     def _stop(self) -> None:

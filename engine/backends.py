@@ -6,10 +6,10 @@ partition order and outputs are identical whatever the backend or worker count.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
+
+from .machine import available_cores  # re-exported: `workers: auto` and older imports
 
 BACKENDS = ("auto", "sequential", "threads", "processes", "dask")
 
@@ -19,6 +19,10 @@ class Backend(Protocol):
     workers: int
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]: ...
+
+    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
+        """Results in input order, each as soon as it and those before it are done."""
+        ...
 
     def close(self) -> None: ...
 
@@ -32,6 +36,9 @@ class Sequential:
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         return [fn(item) for item in items]
 
+    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
+        return (fn(item) for item in items)
+
     def close(self) -> None:
         pass
 
@@ -44,38 +51,21 @@ class Joblib:
 
         self.name, self.workers = name, workers
         backend = "threading" if name == "threads" else "loky"
-        self._parallel = Parallel(n_jobs=workers, backend=backend, return_as="list")
+        self._parallel = Parallel(n_jobs=workers, backend=backend, return_as="generator")
         self._parallel.__enter__()
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        return list(self.imap(fn, items))
+
+    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
         from joblib import delayed
 
         if len(items) <= 1:
-            return [fn(item) for item in items]
-        return list(self._parallel(delayed(fn)(item) for item in items))
+            return (fn(item) for item in items)
+        return self._parallel(delayed(fn)(item) for item in items)
 
     def close(self) -> None:
         self._parallel.__exit__(None, None, None)
-
-
-def available_cores() -> int:
-    """Cores this process may use: CPU affinity and a cgroup CPU quota, as containers set them."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    quota = _cgroup_cpu_quota()
-    return max(1, min(cores, quota)) if quota else max(1, cores)
-
-
-def _cgroup_cpu_quota() -> int | None:
-    try:
-        text = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-    except OSError:
-        return None
-    if len(text) == 2 and text[0] != "max":
-        return max(1, -(-int(text[0]) // int(text[1])))
-    return None
 
 
 def make_backend(name: str, workers: int | str | None) -> Backend:

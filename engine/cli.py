@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .errors import GraphmillError, ProjectError, UsageError, errors
+from .errors import GraphmillError, ProjectError, Terminated, UsageError, errors
 from .registry import Registry, default_registry
 
 COMMANDS_GROUP = "graphmill.commands"
@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a project (exit 0 done, 1 failed, 2 cannot run as written)")
     p.add_argument("project", type=Path, help="a *.graphmill.json file")
     _add_run_options(p)
+    _add_events_option(p)
     p.set_defaults(command="run", func=_run)
 
     p = sub.add_parser("demo", help="copy the bundled orders example into DIR and run it")
@@ -100,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="print the JSON Schema of the project format")
     p.set_defaults(command="schema", func=_schema)
+
+    p = sub.add_parser("resources", help="cores, memory and GPUs this process may use")
+    p.add_argument("--json", action="store_true", help="print them as JSON")
+    p.set_defaults(command="resources", func=_resources)
 
     _plugin_commands(sub)
     return parser
@@ -140,6 +145,14 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="print only errors")
 
 
+def _add_events_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--events",
+        choices=("jsonl",),
+        help="write run events to stdout, one JSON object a line (progress and logs stay on stderr)",
+    )
+
+
 def _plugin_commands(sub: Any) -> None:
     """Let installed distributions add subcommands: an entry point is `register(subparsers)`."""
     for ep in importlib.metadata.entry_points(group=COMMANDS_GROUP):
@@ -174,22 +187,25 @@ def _run(args: argparse.Namespace, ctx: _Context) -> int:
     options = RunOptions(
         args.backend, args.workers, args.device, args.scheduler, args.base_dir, args.overrides
     )
-    return _run_project(args.project, ctx, options, args.quiet)
+    return _run_project(args.project, ctx, options, args.quiet, args.events)
 
 
-def _run_project(path: Path, ctx: _Context, options: Any, quiet: bool) -> int:
+def _run_project(path: Path, ctx: _Context, options: Any, quiet: bool, events: str | None = None) -> int:
+    """Run with terminal progress on stderr (and `--events jsonl` on stdout); the exit code."""
     import signal
 
     from ._progress import TerminalProgress
+    from .events import JsonLines
     from .run import run_file
 
     def terminate(signum: int, frame: Any) -> None:
-        raise _Terminated
+        raise Terminated
 
     previous = signal.signal(signal.SIGTERM, terminate)
     progress = TerminalProgress(quiet)
+    handlers: list[Any] = [progress] + ([JsonLines(sys.stdout)] if events == "jsonl" else [])
     try:
-        result = run_file(path, ctx.registry, options, progress)
+        result = run_file(path, ctx.registry, options, handlers)
     except ProjectError as exc:
         progress.close()
         _print_issues(exc.issues, str(path), False, sys.stderr)
@@ -198,7 +214,7 @@ def _run_project(path: Path, ctx: _Context, options: Any, quiet: bool) -> int:
         progress.close()
         print("interrupted: no output was written", file=sys.stderr)
         return 130
-    except _Terminated:
+    except Terminated:
         progress.close()
         print("terminated: no output was written", file=sys.stderr)
         return 143
@@ -210,10 +226,6 @@ def _run_project(path: Path, ctx: _Context, options: Any, quiet: bool) -> int:
             print(f"wrote {output}", file=sys.stderr)
         print(f"done in {result.seconds:.2f} s", file=sys.stderr)
     return 0
-
-
-class _Terminated(BaseException):
-    """SIGTERM, raised in the main thread so every temporary file is removed on the way out."""
 
 
 def _demo(args: argparse.Namespace, ctx: _Context) -> int:
@@ -269,6 +281,16 @@ def _schema(args: argparse.Namespace, ctx: _Context) -> int:
     from .jsonschema import project_schema
 
     print(json.dumps(project_schema(ctx.registry), indent=2))
+    return 0
+
+
+def _resources(args: argparse.Namespace, ctx: _Context) -> int:
+    import dataclasses
+
+    from .machine import describe, machine
+
+    found = machine()
+    print(json.dumps(dataclasses.asdict(found), indent=2) if args.json else "\n".join(describe(found)))
     return 0
 
 

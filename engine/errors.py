@@ -86,3 +86,7 @@ class DataError(GraphmillError):
         where += [f"column '{self.column}'"] if self.column else []
         where += [f"line {self.line}"] if self.line is not None else []
         return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so every temporary file is removed on the way out."""

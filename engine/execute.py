@@ -24,6 +24,7 @@ import pandas as pd
 
 from .backends import Backend
 from .errors import DataError, GraphmillError
+from .events import Event, NodeFinished, NodeStarted, PartitionDone
 from .expr import ExprError
 from .frames import ordered
 from .graph import topological_order
@@ -31,7 +32,7 @@ from .models import Project
 from .registry import Registry
 from .steps import BuildContext, Exchange, Join, Map, Read, Reduce, Step, Write
 
-EventHandler = Callable[[str, dict[str, Any]], None]
+EventHandler = Callable[[Event], None]
 
 
 @dataclass
@@ -49,8 +50,46 @@ class RunResult:
     seconds: float = 0.0
 
 
-def _quiet(kind: str, data: dict[str, Any]) -> None:
+def _quiet(event: Event) -> None:
     pass
+
+
+@dataclass
+class _Progress:
+    """Where the current node stands: partition events go out as each task finishes.
+
+    Each step that runs per partition is a stage (`node:step`) with its own partition numbers.
+    The rows counter (read by the metrics sampler) counts what enters the node's first stage,
+    or what a source reads, so a row is counted once per node.
+    """
+
+    node: str
+    emit: EventHandler
+    rows: dict[str, int]  # rows per node so far
+    stage: str = ""
+    partition: int = 0
+    stages: int = 0
+
+    def start_stage(self, name: str) -> None:
+        self.stage, self.partition = f"{self.node}:{name}", 0
+        self.stages += 1
+
+    def done(self, rows_in: int, rows_out: int, nbytes: int, seconds: float, pid: int) -> None:
+        self.emit(
+            PartitionDone(
+                node=self.node,
+                stage=self.stage,
+                partition=self.partition,
+                rows_in=rows_in,
+                rows_out=rows_out,
+                bytes=nbytes,
+                seconds=round(seconds, 6),
+                worker=f"pid:{pid}",
+            )
+        )
+        self.partition += 1
+        if self.stages == 1:
+            self.rows[self.node] = self.rows.get(self.node, 0) + (rows_in or rows_out)
 
 
 def build_steps(project: Project, registry: Registry, base_dir: Path) -> dict[str, list[Step]]:
@@ -73,8 +112,13 @@ def run(
     base_dir: str | Path,
     backend: Backend,
     on_event: EventHandler = _quiet,
+    rows: dict[str, int] | None = None,
 ) -> RunResult:
-    """Run every node; commit all sink files at the end, or none."""
+    """Run every node; commit all sink files at the end, or none.
+
+    `rows` (node -> rows out so far) is updated as partitions finish, for a metrics sampler.
+    """
+    rows = {} if rows is None else rows
     started = time.perf_counter()
     base = Path(base_dir)
     order = topological_order(project)
@@ -92,11 +136,12 @@ def run(
             inputs = {
                 p.name: tables[feeds[(node.id, p.name)]] for p in spec.inputs if (node.id, p.name) in feeds
             }
-            on_event("node_started", {"node": node.id, "type": node.type})
+            on_event(NodeStarted(node=node.id, type=node.type, stage=node.id))
             t0 = time.perf_counter()
             stats = NodeStats(rows_in=sum(_rows(parts) for parts in inputs.values()))
             try:
-                parts = _run_node(node.id, steps[node.id], inputs, backend, pending)
+                progress = _Progress(node.id, on_event, rows)
+                parts = _run_node(progress, steps[node.id], inputs, backend, pending)
             except DataError as exc:
                 exc.node = exc.node or node.id
                 raise
@@ -112,7 +157,7 @@ def run(
             stats.partitions = len(parts) if spec.outputs else sum(len(p) for p in inputs.values())
             stats.seconds = time.perf_counter() - t0
             result.nodes[node.id] = stats
-            on_event("node_finished", {"node": node.id, **stats.__dict__})
+            on_event(NodeFinished(node=node.id, **{k: v for k, v in stats.__dict__.items()}))
             for source in {feeds[(node.id, p.name)][0] for p in spec.inputs if (node.id, p.name) in feeds}:
                 consumers[source] -= 1
                 if consumers[source] == 0:  # free a table once its last consumer is done
@@ -162,7 +207,7 @@ def _rows(parts: Sequence[pd.DataFrame]) -> int:
 
 
 def _run_node(
-    node_id: str,
+    progress: _Progress,
     steps: list[Step],
     inputs: dict[str, list[pd.DataFrame]],
     backend: Backend,
@@ -172,9 +217,14 @@ def _run_node(
     previous: Any = None  # the value a `keep` Reduce hands to the next one
     for step in _fuse(steps):
         if isinstance(step, Read):
-            parts = list(step.partitions())
+            progress.start_stage("read")
+            parts = []
+            for part in _timed_iter(step.partitions()):
+                frame, seconds = part
+                parts.append(frame)
+                progress.done(0, len(frame), _nbytes(frame), seconds, os.getpid())
         elif isinstance(step, Map):
-            parts = backend.map(step.fn, parts)
+            parts = _map_partitions(backend, step.fn, parts, progress, step.name)
         elif isinstance(step, Reduce):
             partial_fn = partial(step.partial, previous=previous) if step.takes_previous else step.partial
             combined = step.combine(backend.map(partial_fn, parts))
@@ -183,16 +233,56 @@ def _run_node(
             elif step.finish is None:
                 parts = combined if isinstance(combined, list) else [combined]
             else:
-                parts = backend.map(partial(_apply_finish, step.finish, combined), parts)
+                parts = _map_partitions(
+                    backend, partial(_apply_finish, step.finish, combined), parts, progress, step.name
+                )
         elif isinstance(step, Exchange):
             parts = step.fn(parts)
         elif isinstance(step, Join):
             out = step.fn({port: ordered(p) for port, p in inputs.items()})
             parts = out if isinstance(out, list) else [out]
         elif isinstance(step, Write):
-            pending.append((node_id, _write(step, parts), step.target))
+            pending.append((progress.node, _write(step, parts), step.target))
             parts = []
     return parts
+
+
+def _map_partitions(
+    backend: Backend,
+    fn: Callable[[pd.DataFrame], pd.DataFrame],
+    parts: list[pd.DataFrame],
+    progress: _Progress,
+    name: str,
+) -> list[pd.DataFrame]:
+    """One task per partition; each reports rows, bytes, seconds and its worker as it finishes."""
+    progress.start_stage(name)
+    out = []
+    for part, (frame, seconds, pid) in zip(parts, backend.imap(partial(_measured, fn), parts), strict=True):
+        out.append(frame)
+        progress.done(len(part), len(frame), _nbytes(frame), seconds, pid)
+    return out
+
+
+def _measured(
+    fn: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame
+) -> tuple[pd.DataFrame, float, int]:
+    t0 = time.perf_counter()
+    frame = fn(part)
+    return frame, time.perf_counter() - t0, os.getpid()
+
+
+def _timed_iter(frames: Any) -> Any:
+    while True:
+        t0 = time.perf_counter()
+        try:
+            frame = next(frames)
+        except StopIteration:
+            return
+        yield frame, time.perf_counter() - t0
+
+
+def _nbytes(frame: pd.DataFrame) -> int:
+    return int(frame.memory_usage(index=False, deep=False).sum())
 
 
 def _fuse(steps: list[Step]) -> list[Step]:

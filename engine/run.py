@@ -7,12 +7,15 @@ raised as a ProjectError (exit 2), problems found while running as DataError (ex
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import GraphmillError, Issue, ProjectError, errors
+from .errors import DataError, GraphmillError, Issue, ProjectError, Terminated, errors
+from .events import Emitter, ErrorRaised, Handler, RunFinished, RunStarted, WarningIssued
 from .models import Project, Resources
 from .projectfile import load, with_lines
 from .registry import Registry
@@ -129,20 +132,65 @@ def prepare(
     return project, base_dir, resources, issues
 
 
-def run_file(path: Path, registry: Registry, options: RunOptions, on_event: Any = None) -> Any:
-    """Run a project file; returns the executor's RunResult."""
+def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequence[Handler] = ()) -> Any:
+    """Run a project file, reporting to `handlers` (engine.events); returns the RunResult.
+
+    Raises what went wrong after reporting it: ProjectError (exit 2), DataError and other
+    GraphmillErrors (exit 1), KeyboardInterrupt (130) or Terminated (143).
+    """
     from .backends import make_backend
     from .execute import run
+    from .metrics import MetricsSampler
 
-    emit = on_event or (lambda kind, data: None)
-    project, base_dir, resources, warnings = prepare(path, registry, options)
-    for issue in warnings:
-        emit("warning", {"message": issue.format(str(path))})
-    backend = make_backend(resources.backend or "auto", resources.workers)
+    emit = Emitter(list(handlers))
     try:
-        return run(project, registry, base_dir, backend, emit)
+        project, base_dir, resources, warnings = prepare(path, registry, options)
+    except ProjectError as exc:
+        for issue in exc.issues:
+            emit(ErrorRaised(message=issue.format(str(path)), node=issue.node))
+        emit(RunFinished(status="failed", exit_code=2, seconds=0.0))
+        raise
+    for issue in warnings:
+        emit(WarningIssued(message=issue.format(str(path)), node=issue.node))
+    backend = make_backend(resources.backend or "auto", resources.workers)
+    emit(
+        RunStarted(
+            project=str(path),
+            nodes=[n.id for n in project.nodes],
+            backend=backend.name,
+            workers=backend.workers,
+            pid=os.getpid(),
+        )
+    )
+    rows: dict[str, int] = {}
+    sampler = MetricsSampler(emit, rows)
+    sampler.start()
+    status, code = "failed", 1
+    try:
+        result = run(project, registry, base_dir, backend, emit, rows)
+        status, code = "done", 0
+    except DataError as exc:
+        emit(ErrorRaised(message=exc.message, node=exc.node, column=exc.column, line=exc.line))
+        raise
+    except (KeyboardInterrupt, Terminated) as exc:
+        status, code = "interrupted", 130 if isinstance(exc, KeyboardInterrupt) else 143
+        raise
+    except Exception as exc:
+        emit(ErrorRaised(message=f"{type(exc).__name__}: {exc}"))
+        raise
     finally:
+        sampler.stop()
         backend.close()
+        outputs = [str(p) for p in result.outputs] if code == 0 else []
+        emit(
+            RunFinished(
+                status=status,
+                exit_code=code,
+                seconds=round(time.perf_counter() - emit.started, 4),
+                outputs=outputs,
+            )
+        )
+    return result
 
 
 __all__ = ["GraphmillError", "RunOptions", "prepare", "run_file"]

@@ -242,3 +242,49 @@ def test_demo_copies_example_runs_and_prints_output(tmp_path: Path) -> None:
     assert f"output: {out}" in result.stdout
     table = pd.read_csv(out)
     assert list(table.columns) == ["region", "orders", "big_orders", "revenue", "mean_price", "customers"]
+
+
+def _events(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def test_run_events_jsonl_stdout_has_only_events(tmp_path: Path) -> None:
+    project = copy_example("orders", tmp_path)
+    result = graphmill("run", "--events", "jsonl", "--set", "orders.rows=1500000", str(project))
+    assert result.returncode == 0, result.stderr
+    events = _events(result.stdout)  # every stdout line is a JSON object
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
+    assert {"node_started", "partition_done", "node_finished", "metrics"} <= set(kinds)
+    assert events[-1]["exit_code"] == 0 and events[-1]["outputs"]
+    read = [e for e in events if e["event"] == "partition_done" and e["stage"] == "orders:read"]
+    assert sum(e["rows_out"] for e in read) == 1_500_000
+    assert all(e["worker"].startswith("pid:") for e in read)
+    metrics = [e for e in events if e["event"] == "metrics"]
+    assert all(m["memory_bytes"] > 0 and m["cpu_percent"] >= 0 for m in metrics)
+    assert "done orders" in result.stderr  # progress stays on stderr
+
+
+def test_run_events_failure_reports_error_with_node_and_exit_code(tmp_path: Path) -> None:
+    (tmp_path / "in.csv").write_text("a,b\n1,x\n")
+    nodes = [
+        {"id": "s", "type": "source.csv", "params": {"path": "in.csv"}},
+        {"id": "c", "type": "clean", "params": {"cast": {"b": "int64"}}},
+        {"id": "o", "type": "sink.csv", "params": {"path": "o.csv"}},
+    ]
+    path = write_project(tmp_path, nodes, [("s.out", "c.in"), ("c.out", "o.in")])
+    result = graphmill("run", "--events", "jsonl", str(path))
+    assert result.returncode == 1
+    events = _events(result.stdout)
+    errors = [e for e in events if e["event"] == "error"]
+    assert errors and errors[0]["node"] == "c" and errors[0]["column"] == "b"
+    assert events[-1]["event"] == "run_finished" and events[-1]["exit_code"] == 1
+
+
+def test_run_events_cannot_run_reports_exit_2(tmp_path: Path) -> None:
+    project = copy_example("orders", tmp_path)
+    result = graphmill("run", "--events", "jsonl", "--set", "orders.rows=-1", str(project))
+    assert result.returncode == 2
+    events = _events(result.stdout)
+    assert [e["event"] for e in events] == ["error", "run_finished"]
+    assert events[0]["node"] == "orders" and events[1]["exit_code"] == 2
