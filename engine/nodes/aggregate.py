@@ -98,17 +98,22 @@ def _divide(num: Any, den: Any) -> np.ndarray:
     return np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
 
 
+def _group_codes(frame: pd.DataFrame, by: list[str], sort: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's group number (missing keys form groups), and each group's first row."""
+    if by:
+        codes = frame.groupby(by, sort=sort, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    else:
+        codes = np.zeros(len(frame), dtype=np.int64)
+    return codes, np.unique(codes, return_index=True)[1]
+
+
 def partial(frame: pd.DataFrame, spec: AggSpec) -> AggPartial:
     """One row per group and decomposable statistic; rows only where no summary is exact."""
     stats, rows = _plan(spec)
     _check_numeric(frame, spec)
     by = list(spec.by)
-    if by:
-        codes = frame.groupby(by, sort=False, dropna=False).ngroup().to_numpy(dtype=np.int64)
-    else:
-        codes = np.zeros(len(frame), dtype=np.int64)
     # sort=False numbers groups by first appearance, so first positions come out in code order
-    first = np.unique(codes, return_index=True)[1]
+    codes, first = _group_codes(frame, by, sort=False)
     ngroups = len(first)
     keys = frame[by].take(first).reset_index(drop=True)
     keys.columns = [f"k{i}" for i in range(len(by))]
@@ -163,11 +168,7 @@ def combine(partials: Sequence[AggPartial], spec: AggSpec) -> pd.DataFrame:
     # empty partials carry no values; leaving them out keeps dtypes as on the whole table
     table = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
     kcols = [f"k{i}" for i in range(len(spec.by))]
-    if kcols:
-        ids = table.groupby(kcols, sort=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
-    else:
-        ids = np.zeros(len(table), dtype=np.int64)
-    first = np.unique(ids, return_index=True)[1]
+    ids, first = _group_codes(table, kcols, sort=True)
     ngroups = len(first)
     kind_of = {s: kind for (kind, _), s in stats.items()}
     how = {s: "sum" if kind in _ADDITIVE else kind for s, kind in kind_of.items()}

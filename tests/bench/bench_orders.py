@@ -71,39 +71,16 @@ def main() -> None:
         (work / "csv.graphmill.json").write_text(json.dumps(project))
         (work / "baseline.py").write_text(PANDAS_SCRIPT.format(root=str(ROOT)))
         py = sys.executable
+
+        def graphmill(project: str) -> list[str]:
+            return [py, "-m", "engine", "run", "--quiet", "--backend", args.backend, str(work / project)]
+
+        def baseline(source: str, out: str) -> list[str]:
+            return [py, str(work / "baseline.py"), str(args.rows), source, str(work / out)]
+
         pairs = {
-            "generate": (
-                [
-                    py,
-                    "-m",
-                    "engine",
-                    "run",
-                    "--quiet",
-                    "--backend",
-                    args.backend,
-                    str(work / "gen.graphmill.json"),
-                ],
-                [py, str(work / "baseline.py"), str(args.rows), "generate", str(work / "pandas-gen.csv")],
-            ),
-            "csv": (
-                [
-                    py,
-                    "-m",
-                    "engine",
-                    "run",
-                    "--quiet",
-                    "--backend",
-                    args.backend,
-                    str(work / "csv.graphmill.json"),
-                ],
-                [
-                    py,
-                    str(work / "baseline.py"),
-                    str(args.rows),
-                    str(work / "orders.csv"),
-                    str(work / "pandas-csv.csv"),
-                ],
-            ),
+            "generate": (graphmill("gen.graphmill.json"), baseline("generate", "pandas-gen.csv")),
+            "csv": (graphmill("csv.graphmill.json"), baseline(str(work / "orders.csv"), "pandas-csv.csv")),
         }
         print(
             f"rows={args.rows:,} backend={args.backend} repeat={args.repeat} (median seconds, ratio graphmill/pandas)"
