@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -116,7 +116,8 @@ def run(
 ) -> RunResult:
     """Run every node; commit all sink files at the end, or none.
 
-    `rows` (node -> rows out so far) is updated as partitions finish, for a metrics sampler.
+    `rows` (node -> rows that entered it, or that a source read, so far) is updated as
+    partitions finish, for a metrics sampler.
     """
     rows = {} if rows is None else rows
     started = time.perf_counter()
@@ -145,7 +146,7 @@ def run(
             except DataError as exc:
                 exc.node = exc.node or node.id
                 raise
-            except (GraphmillError, KeyboardInterrupt):
+            except GraphmillError:
                 raise
             except ExprError as exc:
                 raise DataError(str(exc), node=node.id) from exc
@@ -157,7 +158,7 @@ def run(
             stats.partitions = len(parts) if spec.outputs else sum(len(p) for p in inputs.values())
             stats.seconds = time.perf_counter() - t0
             result.nodes[node.id] = stats
-            on_event(NodeFinished(node=node.id, **{k: v for k, v in stats.__dict__.items()}))
+            on_event(NodeFinished(node=node.id, **asdict(stats)))
             for source in {feeds[(node.id, p.name)][0] for p in spec.inputs if (node.id, p.name) in feeds}:
                 consumers[source] -= 1
                 if consumers[source] == 0:  # free a table once its last consumer is done
