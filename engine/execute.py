@@ -258,9 +258,17 @@ def _map_partitions(
     """One task per partition; each reports rows, bytes, seconds and its worker as it finishes."""
     progress.start_stage(name)
     out = []
-    for part, (frame, seconds, pid) in zip(parts, backend.imap(partial(_measured, fn), parts), strict=True):
-        out.append(frame)
-        progress.done(len(part), len(frame), _nbytes(frame), seconds, pid)
+    try:
+        for part, (frame, seconds, pid) in zip(
+            parts, backend.imap(partial(_measured, fn), parts), strict=True
+        ):
+            out.append(frame)
+            progress.done(len(part), len(frame), _nbytes(frame), seconds, pid)
+    except Exception as exc:
+        if type(exc).__name__ != "TerminatedWorkerError":  # loky's; importing it would load loky
+            raise
+        msg = f"a worker process died (killed, or out of memory) on partition {progress.partition} of stage '{progress.stage}'"
+        raise DataError(msg, node=progress.node) from exc
     return out
 
 

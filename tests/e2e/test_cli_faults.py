@@ -1,0 +1,80 @@
+"""Faults in a run with loky process workers: a killed worker, and cancel, leave nothing behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).parents[2]
+
+
+def _start(tmp_path: Path, rows: int) -> subprocess.Popen[str]:
+    shutil.copy(ROOT / "resources" / "examples" / "orders.graphmill.json", tmp_path)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "revenue_by_region.csv").write_text("previous\n")
+    cmd = [sys.executable, "-m", "engine", "run", "--backend", "processes", "--workers", "2", "--quiet"]
+    cmd += ["--set", f"orders.rows={rows}", str(tmp_path / "orders.graphmill.json")]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _workers(proc: subprocess.Popen[str], seen: set[int]) -> list[psutil.Process]:
+    try:
+        kids = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    seen.update(k.pid for k in kids)
+    return [k for k in kids if "LokyProcess" in " ".join(k.cmdline())]
+
+
+def _wait_for_workers(proc: subprocess.Popen[str], seen: set[int], limit: float = 60) -> list[psutil.Process]:
+    end = time.monotonic() + limit
+    while time.monotonic() < end and proc.poll() is None:
+        workers = _workers(proc, seen)
+        if workers:
+            return workers
+        time.sleep(0.05)
+    raise AssertionError("no loky worker appeared")
+
+
+def _left_behind(pids: set[int]) -> list[int]:
+    time.sleep(1)
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
+def test_run_killed_worker_exit_1_names_node_partition_writes_nothing(tmp_path: Path) -> None:
+    proc = _start(tmp_path, 6_000_000)
+    seen: set[int] = set()
+    victim = _wait_for_workers(proc, seen)[0]
+    os.kill(victim.pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert "a worker process died (killed, or out of memory) on partition" in err
+    assert "node '" in err and "Traceback" not in err
+    assert (tmp_path / "out" / "revenue_by_region.csv").read_text() == "previous\n"
+    assert os.listdir(tmp_path / "out") == ["revenue_by_region.csv"]
+    assert _left_behind(seen) == []
+
+
+def test_run_sigint_with_process_workers_ends_them_all(tmp_path: Path) -> None:
+    proc = _start(tmp_path, 6_000_000)
+    seen: set[int] = set()
+    _wait_for_workers(proc, seen)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert (tmp_path / "out" / "revenue_by_region.csv").read_text() == "previous\n"
+    assert _left_behind(seen) == []
