@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError, GraphmillError, Issue, ProjectError, Terminated, errors
+from .errors import DataError, Issue, ProjectError, Terminated, errors
 from .events import Emitter, ErrorRaised, Handler, RunFinished, RunStarted, WarningIssued
 from .models import Project, Resources
 from .projectfile import load, with_lines
@@ -193,4 +193,4 @@ def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequ
     return result
 
 
-__all__ = ["GraphmillError", "RunOptions", "prepare", "run_file"]
+__all__ = ["RunOptions", "prepare", "run_file"]
