@@ -43,6 +43,10 @@ _EXPORTS = {
     "SchemaContext": "schema",
     "infer_schemas": "schema",
     "DTYPES": "schema",
+    # running
+    "run_file": "run",
+    "RunOptions": "run",
+    "DataError": "errors",
     # expressions
     "parse_expression": "expr",
     "ExprError": "expr",
@@ -66,7 +70,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .errors import GraphmillError, Issue, ProjectError
+    from .errors import DataError, GraphmillError, Issue, ProjectError
     from .expr import ExprError
     from .expr import parse as parse_expression
     from .models import FORMAT, Edge, Node, Project, Resources
@@ -81,5 +85,6 @@ if TYPE_CHECKING:
         builtin_registry,
         default_registry,
     )
+    from .run import RunOptions, run_file
     from .schema import DTYPES, Schema, SchemaContext, infer_schemas
     from .validate import check, validate
