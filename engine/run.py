@@ -47,14 +47,26 @@ def parse_override(text: str) -> tuple[str, str, Any]:
 
 
 def apply_overrides(project: Project, overrides: Sequence[str]) -> Project:
+    """Apply `--set`s; a dotted param (`stats.aggregate.by=["region"]`) sets a nested key."""
     nodes = {n.id: n for n in project.nodes}
     for text in overrides:
         node_id, param, value = parse_override(text)
         if node_id not in nodes:
             raise ProjectError([Issue(f"--set {text!r}: there is no node '{node_id}'")])
         node = nodes[node_id]
-        nodes[node_id] = node.model_copy(update={"params": {**node.params, param: value}})
+        params = _set_path(dict(node.params), param.split("."), value, text, node_id)
+        nodes[node_id] = node.model_copy(update={"params": params})
     return project.model_copy(update={"nodes": [nodes[n.id] for n in project.nodes]})
+
+
+def _set_path(params: dict[str, Any], keys: list[str], value: Any, text: str, node: str) -> dict[str, Any]:
+    head, rest = keys[0], keys[1:]
+    if not rest:
+        return {**params, head: value}
+    inner = params.get(head) or {}
+    if not isinstance(inner, dict):
+        raise ProjectError([Issue(f"--set {text!r}: '{head}' is not an object", node=node, param=head)])
+    return {**params, head: _set_path(dict(inner), rest, value, text, node)}
 
 
 def effective_resources(project: Project, options: RunOptions) -> Resources:

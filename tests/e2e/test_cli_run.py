@@ -114,6 +114,24 @@ def test_run_base_dir_and_set_override(tmp_path: Path) -> None:
     assert table["orders"].sum() < 500
 
 
+def test_run_set_dotted_param_sets_nested_key(tmp_path: Path) -> None:
+    project = copy_example("orders", tmp_path)
+    result = graphmill(
+        "run",
+        "--quiet",
+        "--set",
+        'stats.aggregate.by=["region", "big"]',
+        "--set",
+        "stats.sort=null",
+        str(project),
+    )
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(tmp_path / "out" / "revenue_by_region.csv")
+    assert list(table.columns[:2]) == ["region", "big"]
+    bad = graphmill("run", "--set", "stats.filter.x=1", str(project))
+    assert bad.returncode == 2 and "'filter' is not an object" in bad.stderr
+
+
 def test_run_second_sink_fails_first_sink_file_unchanged(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "a.csv").write_text("old a\n")
