@@ -220,8 +220,7 @@ def _run_node(
         if isinstance(step, Read):
             progress.start_stage("read")
             parts = []
-            for part in _timed_iter(step.partitions()):
-                frame, seconds = part
+            for frame, seconds in _timed_iter(step.partitions()):
                 parts.append(frame)
                 progress.done(0, len(frame), _nbytes(frame), seconds, os.getpid())
         elif isinstance(step, Map):

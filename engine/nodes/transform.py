@@ -402,7 +402,7 @@ def _build_compute(p: dict[str, Any], ctx: BuildContext) -> list[Step]:
         values = tuple((name, *parse_aggregate(text)) for name, text in p["aggregate"]["values"].items())
         spec = agg.AggSpec(by=tuple(p["aggregate"].get("by") or ()), values=values)
         steps.append(
-            Reduce(partial(agg.partial, spec=spec), partial(_aggregate_combine, spec=spec), name="aggregate")
+            Reduce(partial(agg.partial, spec=spec), partial(agg.combine, spec=spec), name="aggregate")
         )
     if p["sort"]:
         steps.append(
@@ -411,12 +411,6 @@ def _build_compute(p: dict[str, Any], ctx: BuildContext) -> list[Step]:
             )
         )
     return steps
-
-
-def _aggregate_combine(partials: list[Any], spec: Any) -> Any:
-    from . import aggregate as agg
-
-    return agg.combine(partials, spec)
 
 
 COMPUTE = NodeSpec(
