@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ from .expr import ExprError
 from .frames import ordered
 from .graph import topological_order
 from .models import Project
+from .projectfile import write_beside
 from .registry import Registry
 from .steps import BuildContext, Exchange, Join, Map, Read, Reduce, Step, Write
 
@@ -313,21 +313,7 @@ def _compose(first: Callable[[Any], Any], second: Callable[[Any], Any]) -> Calla
 
 
 def _write(step: Write, parts: list[pd.DataFrame]) -> Path:
-    target = step.target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".graphmill-tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        step.fn(iter(_in_order(parts)), tmp)
-        if target.exists():
-            os.chmod(tmp, target.stat().st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o644)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
+    return write_beside(step.target, partial(step.fn, iter(_in_order(parts))))
 
 
 def _in_order(parts: list[pd.DataFrame]) -> list[pd.DataFrame]:
