@@ -14,6 +14,14 @@ from .machine import available_cores  # re-exported: `workers: auto` and older i
 BACKENDS = ("auto", "sequential", "threads", "processes", "dask")
 
 
+class WorkerLost(Exception):
+    """A worker process died (killed, out of memory) while it ran the task at `index`."""
+
+    def __init__(self, index: int, cause: str) -> None:
+        super().__init__(index, cause)
+        self.index, self.cause = index, cause
+
+
 class Backend(Protocol):
     name: str
     workers: int
@@ -62,10 +70,25 @@ class Joblib:
 
         if len(items) <= 1:
             return (fn(item) for item in items)
-        return self._parallel(delayed(fn)(item) for item in items)
+        return _reporting_lost_workers(self._parallel(delayed(fn)(item) for item in items))
 
     def close(self) -> None:
         self._parallel.__exit__(None, None, None)
+
+
+def _reporting_lost_workers(results: Iterator[Any]) -> Iterator[Any]:
+    """loky's TerminatedWorkerError as WorkerLost, with the index of the first unfinished task."""
+    index = 0
+    try:
+        for result in results:
+            yield result
+            index += 1
+    except Exception as exc:
+        from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+        if isinstance(exc, TerminatedWorkerError):
+            raise WorkerLost(index, str(exc)) from exc
+        raise
 
 
 def make_backend(name: str, workers: int | str | None) -> Backend:

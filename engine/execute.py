@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from .backends import Backend
+from .backends import Backend, WorkerLost
 from .errors import DataError, GraphmillError
 from .events import Event, NodeFinished, NodeStarted, PartitionDone
 from .expr import ExprError
@@ -68,11 +68,10 @@ class _Progress:
     rows: dict[str, int]  # rows per node so far
     stage: str = ""
     partition: int = 0
-    stages: int = 0
+    counted_stage: str | None = None  # the first stage that reported partitions
 
     def start_stage(self, name: str) -> None:
         self.stage, self.partition = f"{self.node}:{name}", 0
-        self.stages += 1
 
     def done(self, rows_in: int, rows_out: int, nbytes: int, seconds: float, pid: int) -> None:
         self.emit(
@@ -88,7 +87,8 @@ class _Progress:
             )
         )
         self.partition += 1
-        if self.stages == 1:
+        self.counted_stage = self.counted_stage or self.stage
+        if self.stage == self.counted_stage:
             self.rows[self.node] = self.rows.get(self.node, 0) + (rows_in or rows_out)
 
 
@@ -146,6 +146,9 @@ def run(
             except DataError as exc:
                 exc.node = exc.node or node.id
                 raise
+            except WorkerLost as exc:
+                msg = f"a worker process died (killed, or out of memory) on partition {exc.index} of stage '{progress.stage}'"
+                raise DataError(msg, node=node.id) from exc
             except GraphmillError:
                 raise
             except ExprError as exc:
@@ -217,14 +220,14 @@ def _run_node(
     parts: list[pd.DataFrame] = next(iter(inputs.values()), [])
     previous: Any = None  # the value a `keep` Reduce hands to the next one
     for step in _fuse(steps):
+        progress.start_stage(step.name)
         if isinstance(step, Read):
-            progress.start_stage("read")
             parts = []
             for frame, seconds in _timed_iter(step.partitions()):
                 parts.append(frame)
                 progress.done(0, len(frame), _nbytes(frame), seconds, os.getpid())
         elif isinstance(step, Map):
-            parts = _map_partitions(backend, step.fn, parts, progress, step.name)
+            parts = _map_partitions(backend, step.fn, parts, progress)
         elif isinstance(step, Reduce):
             partial_fn = partial(step.partial, previous=previous) if step.takes_previous else step.partial
             combined = step.combine(backend.map(partial_fn, parts))
@@ -234,7 +237,7 @@ def _run_node(
                 parts = combined if isinstance(combined, list) else [combined]
             else:
                 parts = _map_partitions(
-                    backend, partial(_apply_finish, step.finish, combined), parts, progress, step.name
+                    backend, partial(_apply_finish, step.finish, combined), parts, progress
                 )
         elif isinstance(step, Exchange):
             parts = step.fn(parts)
@@ -252,22 +255,12 @@ def _map_partitions(
     fn: Callable[[pd.DataFrame], pd.DataFrame],
     parts: list[pd.DataFrame],
     progress: _Progress,
-    name: str,
 ) -> list[pd.DataFrame]:
     """One task per partition; each reports rows, bytes, seconds and its worker as it finishes."""
-    progress.start_stage(name)
     out = []
-    try:
-        for part, (frame, seconds, pid) in zip(
-            parts, backend.imap(partial(_measured, fn), parts), strict=True
-        ):
-            out.append(frame)
-            progress.done(len(part), len(frame), _nbytes(frame), seconds, pid)
-    except Exception as exc:
-        if type(exc).__name__ != "TerminatedWorkerError":  # loky's; importing it would load loky
-            raise
-        msg = f"a worker process died (killed, or out of memory) on partition {progress.partition} of stage '{progress.stage}'"
-        raise DataError(msg, node=progress.node) from exc
+    for part, (frame, seconds, pid) in zip(parts, backend.imap(partial(_measured, fn), parts), strict=True):
+        out.append(frame)
+        progress.done(len(part), len(frame), _nbytes(frame), seconds, pid)
     return out
 
 

@@ -39,6 +39,7 @@ class Read:
 
     partitions: Callable[[], Iterator[pd.DataFrame]]
     estimated_rows: int | None = None
+    name: str = "read"
 
 
 @dataclass(frozen=True)
