@@ -6,7 +6,8 @@ partition order and outputs are identical whatever the backend or worker count.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from .machine import available_cores  # re-exported: `workers: auto` and older imports
@@ -26,9 +27,9 @@ class Backend(Protocol):
     name: str
     workers: int
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]: ...
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]: ...
 
-    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
+    def imap(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         """Results in input order, each as soon as it and those before it are done."""
         ...
 
@@ -41,10 +42,10 @@ class Sequential:
     name = "sequential"
     workers = 1
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         return [fn(item) for item in items]
 
-    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
+    def imap(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         return (fn(item) for item in items)
 
     def close(self) -> None:
@@ -55,22 +56,31 @@ class Joblib:
     """One joblib pool for the whole run: threads (`threading`) or processes (`loky`)."""
 
     def __init__(self, name: str, workers: int) -> None:
+        import warnings
+
         from joblib import Parallel
 
+        # joblib warns when a stopped run leaves results unused: a cancelled run, by design
+        warnings.filterwarnings("ignore", message=r".*tasks have been successfully executed", module="joblib")
         self.name, self.workers = name, workers
         backend = "threading" if name == "threads" else "loky"
         self._parallel = Parallel(n_jobs=workers, backend=backend, return_as="generator")
         self._parallel.__enter__()
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         return list(self.imap(fn, items))
 
-    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
+    def imap(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        """Items are taken lazily, a few per worker ahead (joblib's pre-dispatch): a source
+        streams through without being read whole. A single item runs here, with no pickling."""
         from joblib import delayed
 
-        if len(items) <= 1:
-            return (fn(item) for item in items)
-        return _reporting_lost_workers(self._parallel(delayed(fn)(item) for item in items))
+        items = iter(items)
+        head = list(itertools.islice(items, 2))
+        if len(head) <= 1:
+            return (fn(item) for item in head)
+        tasks = (delayed(fn)(item) for item in itertools.chain(head, items))
+        return _reporting_lost_workers(self._parallel(tasks))
 
     def close(self) -> None:
         self._parallel.__exit__(None, None, None)

@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project", type=Path, help="a *.graphmill.json file")
     _add_run_options(p)
     _add_events_option(p)
+    p.add_argument(
+        "--explain", action="store_true", help="print the plan (stages, fused nodes, exchanges) and stop"
+    )
+    p.add_argument("--json", action="store_true", help="with --explain: the plan as JSON")
     p.set_defaults(command="run", func=_run)
 
     p = sub.add_parser("demo", help="copy the bundled orders example into DIR and run it")
@@ -187,7 +191,24 @@ def _run(args: argparse.Namespace, ctx: _Context) -> int:
     options = RunOptions(
         args.backend, args.workers, args.device, args.scheduler, args.base_dir, args.overrides
     )
+    if args.explain:
+        return _explain(args.project, ctx, options, args.json)
+    if args.json:
+        raise UsageError("--json goes with --explain (for run events, use --events jsonl)")
     return _run_project(args.project, ctx, options, args.quiet, args.events)
+
+
+def _explain(path: Path, ctx: _Context, options: Any, as_json: bool) -> int:
+    """The plan `run` would execute, without reading data; exit 2 if it cannot run as written."""
+    from .run import explain_file
+
+    try:
+        plan = explain_file(path, ctx.registry, options)
+    except ProjectError as exc:  # as JSON on stdout, like `validate --json`; else on stderr
+        _print_issues(exc.issues, str(path), as_json, None if as_json else sys.stderr)
+        return 2
+    print(json.dumps(plan.as_dict(), indent=2) if as_json else plan.explain())
+    return 0
 
 
 def _run_project(path: Path, ctx: _Context, options: Any, quiet: bool, events: str | None = None) -> int:

@@ -81,11 +81,18 @@ class DataError(GraphmillError):
         self.message, self.node, self.column, self.line = message, node, column, line
         super().__init__(message)
 
+    def __reduce__(self) -> Any:  # keeps node, column and line across process workers
+        return (_data_error, (self.message, self.node, self.column, self.line))
+
     def __str__(self) -> str:
         where = [f"node '{self.node}'"] if self.node else []
         where += [f"column '{self.column}'"] if self.column else []
         where += [f"line {self.line}"] if self.line is not None else []
         return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+def _data_error(message: str, node: str | None, column: str | None, line: int | None) -> DataError:
+    return DataError(message, node=node, column=column, line=line)
 
 
 class Terminated(BaseException):

@@ -43,6 +43,21 @@ class NodeStarted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class StageStarted(Event):
+    kind: ClassVar[str] = "stage_started"
+    stage: str  # "s1", "s2", ... as `graphmill run --explain` numbers them
+    nodes: list[str]  # the nodes whose work is fused into the stage's tasks
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageFinished(Event):
+    kind: ClassVar[str] = "stage_finished"
+    stage: str
+    partitions: int  # tasks run: one per partition
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class PartitionDone(Event):
     kind: ClassVar[str] = "partition_done"
     node: str
@@ -105,7 +120,9 @@ KINDS: dict[str, type[Event]] = {
     for cls in (
         RunStarted,
         NodeStarted,
+        StageStarted,
         PartitionDone,
+        StageFinished,
         NodeFinished,
         WarningIssued,
         ErrorRaised,

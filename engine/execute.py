@@ -1,10 +1,12 @@
-"""The simple executor: runs a validated project node by node on a backend.
+"""The executor: runs a plan (engine.plan) on a backend, streaming partitions through stages.
 
-Each node's steps (engine.steps) run over its input partitions: Maps and the partial half of a
-Reduce go to the backend one task per partition; combines run here, in partition order, so
-results are identical whatever the backend or worker count. Sinks write temporary files that are
-renamed into place only when every node has succeeded: a failed or interrupted run changes no
-existing file. (The streaming, fused executor replaces this one; node code stays the same.)
+Each stage is one task per partition doing the fused work of several nodes. Sources are read
+lazily and the backend keeps only a few tasks in flight per worker, so a stage that ends in a
+sink or an aggregate holds no more than the partitions in flight; frames are held only where a
+later operation needs them all (dedupe's second pass, an exchange, a join, several readers) and
+freed after their last reader. Partials are combined here in partition order, so results are
+identical whatever the backend or worker count. Sinks write temporary files that are renamed into
+place only when every node has succeeded: a failed or interrupted run changes no existing file.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -23,16 +26,17 @@ import pandas as pd
 
 from .backends import Backend, WorkerLost
 from .errors import DataError, GraphmillError
-from .events import Event, NodeFinished, NodeStarted, PartitionDone
+from .events import Event, NodeFinished, NodeStarted, PartitionDone, StageFinished, StageStarted
 from .expr import ExprError
 from .frames import ordered
-from .graph import topological_order
 from .models import Project
+from .plan import Combine, Fn, Plan, Ref, Stage, Whole, build_plan
 from .projectfile import write_beside
 from .registry import Registry
-from .steps import BuildContext, Exchange, Join, Map, Read, Reduce, Step, Write
+from .steps import BuildContext, Read, Step
 
 EventHandler = Callable[[Event], None]
+Pending = list[tuple[str, Path, Path]]  # (node, temporary file, target) of each sink
 
 
 @dataclass
@@ -54,44 +58,6 @@ def _quiet(event: Event) -> None:
     pass
 
 
-@dataclass
-class _Progress:
-    """Where the current node stands: partition events go out as each task finishes.
-
-    Each step that runs per partition is a stage (`node:step`) with its own partition numbers.
-    The rows counter (read by the metrics sampler) counts what enters the node's first stage,
-    or what a source reads, so a row is counted once per node.
-    """
-
-    node: str
-    emit: EventHandler
-    rows: dict[str, int]  # rows per node so far
-    stage: str = ""
-    partition: int = 0
-    counted_stage: str | None = None  # the first stage that reported partitions
-
-    def start_stage(self, name: str) -> None:
-        self.stage, self.partition = f"{self.node}:{name}", 0
-
-    def done(self, rows_in: int, rows_out: int, nbytes: int, seconds: float, pid: int) -> None:
-        self.emit(
-            PartitionDone(
-                node=self.node,
-                stage=self.stage,
-                partition=self.partition,
-                rows_in=rows_in,
-                rows_out=rows_out,
-                bytes=nbytes,
-                seconds=round(seconds, 6),
-                worker=f"pid:{pid}",
-            )
-        )
-        self.partition += 1
-        self.counted_stage = self.counted_stage or self.stage
-        if self.stage == self.counted_stage:
-            self.rows[self.node] = self.rows.get(self.node, 0) + (rows_in or rows_out)
-
-
 def build_steps(project: Project, registry: Registry, base_dir: Path) -> dict[str, list[Step]]:
     """Every node's steps, built before any data is read (so a bad param fails early)."""
     steps: dict[str, list[Step]] = {}
@@ -106,6 +72,11 @@ def build_steps(project: Project, registry: Registry, base_dir: Path) -> dict[st
     return steps
 
 
+def plan_project(project: Project, registry: Registry, base_dir: str | Path) -> Plan:
+    """The plan `run` would execute (for `--explain`); reads no data."""
+    return build_plan(project, registry, build_steps(project, registry, Path(base_dir)))
+
+
 def run(
     project: Project,
     registry: Registry,
@@ -114,66 +85,25 @@ def run(
     on_event: EventHandler = _quiet,
     rows: dict[str, int] | None = None,
 ) -> RunResult:
-    """Run every node; commit all sink files at the end, or none.
+    """Run every operation of the plan; commit all sink files at the end, or none.
 
     `rows` (node -> rows that entered it, or that a source read, so far) is updated as
     partitions finish, for a metrics sampler.
     """
-    rows = {} if rows is None else rows
     started = time.perf_counter()
-    base = Path(base_dir)
-    order = topological_order(project)
-    if order is None:
-        raise GraphmillError("the graph has a cycle")
-    steps = build_steps(project, registry, base)
-    feeds = {(e.target.node, e.target.port): (e.source.node, e.source.port) for e in project.edges}
-    consumers = Counter(e.source.node for e in project.edges)
-    tables: dict[tuple[str, str], list[pd.DataFrame]] = {}
-    pending: list[tuple[str, Path, Path]] = []  # (node, temporary file, target)
-    result = RunResult()
+    plan = plan_project(project, registry, base_dir)
+    execution = _Execution(plan, backend, on_event, {} if rows is None else rows)
+    execution.types = {n.id: n.type for n in project.nodes}
     try:
-        for node in order:
-            spec = registry[node.type]
-            inputs = {
-                p.name: tables[feeds[(node.id, p.name)]] for p in spec.inputs if (node.id, p.name) in feeds
-            }
-            on_event(NodeStarted(node=node.id, type=node.type, stage=node.id))
-            t0 = time.perf_counter()
-            stats = NodeStats(rows_in=sum(_rows(parts) for parts in inputs.values()))
-            try:
-                progress = _Progress(node.id, on_event, rows)
-                parts = _run_node(progress, steps[node.id], inputs, backend, pending)
-            except DataError as exc:
-                exc.node = exc.node or node.id
-                raise
-            except WorkerLost as exc:
-                msg = f"a worker process died (killed, or out of memory) on partition {exc.index} of stage '{progress.stage}'"
-                raise DataError(msg, node=node.id) from exc
-            except GraphmillError:
-                raise
-            except ExprError as exc:
-                raise DataError(str(exc), node=node.id) from exc
-            except Exception as exc:
-                raise DataError(f"{type(exc).__name__}: {exc}", node=node.id) from exc
-            for port in spec.outputs:
-                tables[(node.id, port.name)] = parts
-            stats.rows_out = _rows(parts) if spec.outputs else stats.rows_in
-            stats.partitions = len(parts) if spec.outputs else sum(len(p) for p in inputs.values())
-            stats.seconds = time.perf_counter() - t0
-            result.nodes[node.id] = stats
-            on_event(NodeFinished(node=node.id, **asdict(stats)))
-            for source in {feeds[(node.id, p.name)][0] for p in spec.inputs if (node.id, p.name) in feeds}:
-                consumers[source] -= 1
-                if consumers[source] == 0:  # free a table once its last consumer is done
-                    for key in [k for k in tables if k[0] == source]:
-                        del tables[key]
-        result.outputs = commit(pending)
-        pending.clear()
+        for index, op in enumerate(plan.ops):
+            execution.run_op(index, op)
+        execution.result.outputs = commit(execution.pending)
+        execution.pending.clear()
     finally:
-        for _, tmp, _ in pending:
+        for _, tmp, _ in execution.pending:
             tmp.unlink(missing_ok=True)
-    result.seconds = time.perf_counter() - started
-    return result
+    execution.result.seconds = time.perf_counter() - started
+    return execution.result
 
 
 def commit(pending: list[tuple[str, Path, Path]]) -> list[Path]:
@@ -206,113 +136,270 @@ def commit(pending: list[tuple[str, Path, Path]]) -> list[Path]:
     return [target for _, _, target in pending]
 
 
-def _rows(parts: Sequence[pd.DataFrame]) -> int:
+def _rows(parts: Iterable[pd.DataFrame]) -> int:
     return sum(len(p) for p in parts)
 
 
-def _run_node(
-    progress: _Progress,
-    steps: list[Step],
-    inputs: dict[str, list[pd.DataFrame]],
-    backend: Backend,
-    pending: list[tuple[str, Path, Path]],
-) -> list[pd.DataFrame]:
-    parts: list[pd.DataFrame] = next(iter(inputs.values()), [])
-    previous: Any = None  # the value a `keep` Reduce hands to the next one
-    for step in _fuse(steps):
-        progress.start_stage(step.name)
-        if isinstance(step, Read):
-            parts = []
-            for frame, seconds in _timed_iter(step.partitions()):
-                parts.append(frame)
-                progress.done(0, len(frame), _nbytes(frame), seconds, os.getpid())
-        elif isinstance(step, Map):
-            parts = _map_partitions(backend, step.fn, parts, progress)
-        elif isinstance(step, Reduce):
-            partial_fn = partial(step.partial, previous=previous) if step.takes_previous else step.partial
-            combined = step.combine(backend.map(partial_fn, parts))
-            if step.keep:
-                previous = combined
-            elif step.finish is None:
-                parts = combined if isinstance(combined, list) else [combined]
+@dataclass
+class _Execution:
+    """The driver's state while a plan runs: held values, node statistics, sink files."""
+
+    plan: Plan
+    backend: Backend
+    emit: EventHandler
+    rows: dict[str, int]  # rows that entered each node so far (its first operation)
+    types: dict[str, str] = field(default_factory=dict)
+    values: dict[Ref, Any] = field(default_factory=dict)
+    pending: Pending = field(default_factory=list)
+    result: RunResult = field(default_factory=RunResult)
+    started: dict[str, float] = field(default_factory=dict)
+
+    def run_op(self, index: int, op: Stage | Combine | Whole) -> None:
+        for node in op.nodes:
+            if self.plan.first_op[node] == index:
+                self.started[node] = time.perf_counter()
+                self.result.nodes[node] = NodeStats()
+                stage = op.id if isinstance(op, Stage) else node
+                self.emit(NodeStarted(node=node, type=self.types.get(node, ""), stage=stage))
+        if isinstance(op, Stage):
+            self._stage(index, op)
+        else:
+            with _blaming(op.node):
+                self._driver_op(index, op)
+        for ref, last in self.plan.last_use.items():
+            if last == index:
+                self.values.pop(ref, None)
+        for node in op.nodes:
+            if self.plan.last_op[node] == index:
+                stats = self.result.nodes[node]
+                stats.seconds = time.perf_counter() - self.started[node]
+                self.emit(NodeFinished(node=node, **asdict(stats)))
+
+    def _driver_op(self, index: int, op: Combine | Whole) -> None:
+        first = self.plan.first_op[op.node] == index
+        stats = self.result.nodes[op.node]
+        if isinstance(op, Combine):
+            out = op.fn(self.values[op.partials])
+            if op.table:
+                out = out if isinstance(out, list) else [out]
+                stats.rows_out, stats.partitions = _rows(out), len(out)
+        else:
+            ins = {port: self.values[ref] for port, ref in op.inputs.items()}
+            if first:
+                stats.rows_in = sum(_rows(parts) for parts in ins.values())
+                self.rows[op.node] = stats.rows_in
+            if op.kind == "join":
+                out = op.fn({port: ordered(parts) for port, parts in ins.items()})
+                out = out if isinstance(out, list) else [out]
             else:
-                parts = _map_partitions(
-                    backend, partial(_apply_finish, step.finish, combined), parts, progress
-                )
-        elif isinstance(step, Exchange):
-            parts = step.fn(parts)
-        elif isinstance(step, Join):
-            out = step.fn({port: ordered(p) for port, p in inputs.items()})
-            parts = out if isinstance(out, list) else [out]
-        elif isinstance(step, Write):
-            pending.append((progress.node, _write(step, parts), step.target))
-            parts = []
-    return parts
+                out = op.fn(ins["in"])
+            stats.rows_out, stats.partitions = _rows(out), len(out)
+        self.values[op.out] = out
 
-
-def _map_partitions(
-    backend: Backend,
-    fn: Callable[[pd.DataFrame], pd.DataFrame],
-    parts: list[pd.DataFrame],
-    progress: _Progress,
-) -> list[pd.DataFrame]:
-    """One task per partition; each reports rows, bytes, seconds and its worker as it finishes."""
-    out = []
-    for part, (frame, seconds, pid) in zip(parts, backend.imap(partial(_measured, fn), parts), strict=True):
-        out.append(frame)
-        progress.done(len(part), len(frame), _nbytes(frame), seconds, pid)
-    return out
-
-
-def _measured(
-    fn: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame
-) -> tuple[pd.DataFrame, float, int]:
-    t0 = time.perf_counter()
-    frame = fn(part)
-    return frame, time.perf_counter() - t0, os.getpid()
-
-
-def _timed_iter(frames: Any) -> Any:
-    while True:
+    def _stage(self, index: int, stage: Stage) -> None:
         t0 = time.perf_counter()
+        self.emit(StageStarted(stage=stage.id, nodes=stage.nodes))
+        keep = stage.frames is not None and stage.frames != stage.source
+        task = _Task(
+            load=stage.source.load if isinstance(stage.source, Read) else None,
+            source_node=stage.source_node,
+            fns=tuple((f.node, self._bind(f)) for f in stage.fns),
+            partial=(stage.partial.node, self._bind(stage.partial)) if stage.partial else None,
+            keep=keep or stage.write is not None,
+            sink=stage.write[0] if stage.write else None,
+        )
+        counter = _StageCounter(self, index, stage)
+        held = self.values.get(stage.source) if isinstance(stage.source, Ref) else None
+        in_order = held is None or _in_order(held)  # sources and row-local steps keep row order
+        results = counter.track(self.backend.imap(task, self._items(index, stage)))
+        frames: list[pd.DataFrame] = []
+        partials: list[Any] = []
         try:
-            frame = next(frames)
-        except StopIteration:
-            return
-        yield frame, time.perf_counter() - t0
+            if stage.write is not None:
+                node, write = stage.write
+                if in_order:
+                    stream: Iterable[pd.DataFrame] = (r.frame for r in results)
+                else:
+                    stream = [ordered([r.frame for r in results])]
+                with _blaming(node):
+                    self.pending.append(
+                        (node, write_beside(write.target, partial(write.fn, iter(stream))), write.target)
+                    )
+            else:
+                for r in results:
+                    if keep:
+                        frames.append(r.frame)
+                    if stage.partial is not None:
+                        partials.append(r.value)
+        except WorkerLost as exc:
+            nodes = ", ".join(stage.nodes)
+            msg = f"a worker process died (killed, or out of memory) on partition {exc.index} of stage {stage.id} ({nodes})"
+            raise DataError(msg, node=stage.nodes[-1]) from exc
+        if keep:
+            self.values[stage.frames] = frames  # type: ignore[index]
+        if stage.partials is not None:
+            self.values[stage.partials] = partials
+        counter.finish()
+        self.emit(
+            StageFinished(
+                stage=stage.id, partitions=counter.tasks, seconds=round(time.perf_counter() - t0, 6)
+            )
+        )
+
+    def _bind(self, fn: Fn) -> Callable[[Any], Any]:
+        return fn.fn if fn.bound is None else partial(_call_bound, fn.fn, self.values[fn.bound])
+
+    def _items(self, index: int, stage: Stage) -> Iterator[Any]:
+        """The stage's partitions, lazily: a source's, or held frames (released as they go when
+        this stage is their last reader)."""
+        if isinstance(stage.source, Read):
+            return _blamed_iter(stage.source_node or "", stage.source.partitions())
+        held = self.values[stage.source]
+        if self.plan.last_use.get(stage.source) == index and stage.frames != stage.source:
+            self.values.pop(stage.source)
+            return _draining(deque(held))
+        return iter(held)
+
+
+def _draining(queue: deque[Any]) -> Iterator[Any]:
+    while queue:
+        yield queue.popleft()
+
+
+@dataclass
+class _StageCounter:
+    """Per-partition events as tasks finish, and each node's totals for the stage."""
+
+    execution: _Execution
+    index: int
+    stage: Stage
+    tasks: int = 0
+    rows_in: dict[str, int] = field(default_factory=dict)
+    rows_out: dict[str, int] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)  # nodes, in task order
+
+    def track(self, results: Iterator[_Done]) -> Iterator[_Done]:
+        first = {n for n in self.stage.nodes if self.execution.plan.first_op[n] == self.index}
+        for done in results:
+            for node, rows_in, rows_out in done.counts:
+                self.execution.emit(
+                    PartitionDone(
+                        node=node,
+                        stage=self.stage.id,
+                        partition=self.tasks,
+                        rows_in=rows_in,
+                        rows_out=rows_out,
+                        bytes=done.nbytes,
+                        seconds=round(done.seconds, 6),
+                        worker=f"pid:{done.pid}",
+                    )
+                )
+                self.rows_in[node] = self.rows_in.get(node, 0) + rows_in
+                self.rows_out[node] = self.rows_out.get(node, 0) + rows_out
+                if node in first:
+                    rows = self.execution.rows
+                    rows[node] = rows.get(node, 0) + (rows_in or rows_out)
+            self.tasks += 1
+            yield done
+
+    def finish(self) -> None:
+        for node in self.stage.nodes:
+            stats = self.execution.result.nodes[node]
+            if self.execution.plan.first_op[node] == self.index:
+                stats.rows_in = self.rows_in.get(node, 0)
+            stats.rows_out, stats.partitions = self.rows_out.get(node, 0), self.tasks
+
+
+@dataclass(frozen=True)
+class _Done:
+    frame: pd.DataFrame | None
+    value: Any
+    counts: list[tuple[str, int, int]]  # (node, rows in, rows out) for each node of the task
+    nbytes: int
+    seconds: float
+    pid: int
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One partition through a stage: load, the fused functions, a partial; picklable."""
+
+    load: Callable[[Any], pd.DataFrame] | None
+    source_node: str | None
+    fns: tuple[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]], ...]
+    partial: tuple[str, Callable[[pd.DataFrame], Any]] | None
+    keep: bool
+    sink: str | None = None  # the sink node the frames go to (counted here, written by the driver)
+
+    def __call__(self, item: Any) -> _Done:
+        t0 = time.perf_counter()
+        counts: dict[str, list[int]] = {}
+        if self.source_node is not None:
+            with _blaming(self.source_node):
+                frame = self.load(item) if self.load is not None else item
+            counts[self.source_node] = [0, len(frame)]
+        else:
+            frame = item
+        for node, fn in self.fns:
+            rows = len(frame)
+            with _blaming(node):
+                frame = fn(frame)
+            counts.setdefault(node, [rows, 0])[1] = len(frame)
+        value = None
+        if self.partial is not None:
+            node, fn = self.partial
+            with _blaming(node):
+                value = fn(frame)
+            counts.setdefault(node, [len(frame), 0])[1] = len(frame)
+        if self.sink is not None:
+            counts[self.sink] = [len(frame), len(frame)]
+        out = frame if self.keep else None
+        return _Done(
+            out,
+            value,
+            [(node, a, b) for node, (a, b) in counts.items()],
+            _nbytes(frame),
+            time.perf_counter() - t0,
+            os.getpid(),
+        )
+
+
+@contextmanager
+def _blaming(node: str) -> Iterator[None]:
+    """Errors of a node's code name the node; a user's mistake never shows a traceback."""
+    try:
+        yield
+    except DataError as exc:
+        exc.node = exc.node or node
+        raise
+    except (GraphmillError, WorkerLost):
+        raise
+    except ExprError as exc:
+        raise DataError(str(exc), node=node) from exc
+    except Exception as exc:
+        raise DataError(f"{type(exc).__name__}: {exc}", node=node) from exc
+
+
+def _blamed_iter(node: str, items: Iterator[Any]) -> Iterator[Any]:
+    while True:
+        with _blaming(node):
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+        yield item
+
+
+def _call_bound(fn: Callable[[Any, Any], Any], value: Any, frame: Any) -> Any:
+    return fn(frame, value)
 
 
 def _nbytes(frame: pd.DataFrame) -> int:
     return int(frame.memory_usage(index=False, deep=False).sum())
 
 
-def _fuse(steps: list[Step]) -> list[Step]:
-    """Consecutive Maps become one task per partition: one process crossing, not several."""
-    out: list[Step] = []
-    for step in steps:
-        if isinstance(step, Map) and out and isinstance(out[-1], Map):
-            out[-1] = Map(_compose(out[-1].fn, step.fn), f"{out[-1].name}+{step.name}")
-        else:
-            out.append(step)
-    return out
-
-
-def _apply_finish(finish: Callable[[Any, Any], Any], combined: Any, part: Any) -> Any:
-    return finish(part, combined)
-
-
-def _compose(first: Callable[[Any], Any], second: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda frame: second(first(frame))
-
-
-def _write(step: Write, parts: list[pd.DataFrame]) -> Path:
-    return write_beside(step.target, partial(step.fn, iter(_in_order(parts))))
-
-
-def _in_order(parts: list[pd.DataFrame]) -> list[pd.DataFrame]:
-    """Partitions in table order: as they are, unless a hash split interleaved positions."""
+def _in_order(parts: list[pd.DataFrame]) -> bool:
+    """Partitions in table order as they are (a hash split interleaves positions)."""
     spans = [(p.index[0], p.index[-1]) for p in parts if len(p)]
     in_order = all(p.index.is_monotonic_increasing for p in parts)
-    if in_order and all(a[1] < b[0] for a, b in itertools.pairwise(spans)):
-        return parts
-    return [ordered(parts)]
+    return in_order and all(a[1] < b[0] for a, b in itertools.pairwise(spans))

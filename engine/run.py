@@ -144,6 +144,14 @@ def prepare(
     return project, base_dir, resources, issues
 
 
+def explain_file(path: Path, registry: Registry, options: RunOptions) -> Any:
+    """The plan (engine.plan.Plan) a run of the file would execute; reads no data."""
+    from .execute import plan_project
+
+    project, base_dir, _, _ = prepare(path, registry, options)
+    return plan_project(project, registry, base_dir)
+
+
 def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequence[Handler] = ()) -> Any:
     """Run a project file, reporting to `handlers` (engine.events); returns the RunResult.
 
@@ -205,4 +213,4 @@ def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequ
     return result
 
 
-__all__ = ["RunOptions", "prepare", "run_file"]
+__all__ = ["RunOptions", "explain_file", "prepare", "run_file"]

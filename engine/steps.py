@@ -35,11 +35,17 @@ class BuildContext:
 
 @dataclass(frozen=True)
 class Read:
-    """A source: yields partitions in order, each indexed by global row position."""
+    """A source: yields partitions in order, each indexed by global row position.
 
-    partitions: Callable[[], Iterator[pd.DataFrame]]
+    With `load`, `partitions()` yields small picklable descriptions (row spans, byte ranges)
+    and `load(description)` makes the frame inside the stage's task: reading then runs in
+    parallel and a partition never crosses a process boundary on its way in.
+    """
+
+    partitions: Callable[[], Iterator[Any]]
     estimated_rows: int | None = None
     name: str = "read"
+    load: Callable[[Any], pd.DataFrame] | None = None
 
 
 @dataclass(frozen=True)

@@ -144,8 +144,9 @@ GENERATE_CHUNK_ROWS = 100_000
 def _build_generate(p: dict[str, Any], ctx: BuildContext) -> list[Step]:
     from . import kernels
 
-    chunks = partial(kernels.generated, p["rows"], p["seed"], p["dataset"], GENERATE_CHUNK_ROWS)
-    return [Read(chunks, estimated_rows=p["rows"])]
+    spans = partial(kernels.row_spans, p["rows"], GENERATE_CHUNK_ROWS)
+    load = partial(kernels.generated, p["rows"], p["seed"], p["dataset"])
+    return [Read(spans, estimated_rows=p["rows"], load=load)]
 
 
 def _build_csv(p: dict[str, Any], ctx: BuildContext) -> list[Step]:

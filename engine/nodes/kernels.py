@@ -21,12 +21,18 @@ from ..frames import default_partitions, ordered, renumber, split
 # ------------------------------------------------------------------------------------- sources
 
 
-def generated(rows: int, seed: int, dataset: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def row_spans(rows: int, chunk_rows: int) -> Iterator[tuple[int, int]]:
+    """[start, stop) of each chunk; one empty chunk for an empty table (it still has columns)."""
+    for start in range(0, max(rows, 1), chunk_rows):
+        yield start, min(rows, start + chunk_rows)
+
+
+def generated(rows: int, seed: int, dataset: str, span: tuple[int, int]) -> pd.DataFrame:
+    """One chunk of a generated table: made where the task runs, so generation is parallel too."""
     from .generate import orders
 
     makers = {"orders": orders}
-    for start in range(0, max(rows, 1), chunk_rows):
-        yield makers[dataset](rows, seed, start, min(rows, start + chunk_rows))
+    return makers[dataset](rows, seed, *span)
 
 
 def csv_partitions(path: Path, options: dict[str, Any]) -> Iterator[pd.DataFrame]:

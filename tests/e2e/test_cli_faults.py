@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ def _start(tmp_path: Path, rows: int) -> subprocess.Popen[str]:
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "revenue_by_region.csv").write_text("previous\n")
     cmd = [sys.executable, "-m", "engine", "run", "--backend", "processes", "--workers", "2", "--quiet"]
+    cmd += ["--events", "jsonl"]
     cmd += ["--set", f"orders.rows={rows}", str(tmp_path / "orders.graphmill.json")]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -55,11 +57,24 @@ def _left_behind(pids: set[int]) -> list[int]:
     return alive
 
 
+def _worker_from_events(proc: subprocess.Popen[str]) -> int:
+    """The pid of a worker that has done a partition, as the run's events report it."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event["event"] == "run_started":
+            parent = event["pid"]
+        elif event["event"] == "partition_done" and event["worker"] != f"pid:{parent}":
+            return int(event["worker"].removeprefix("pid:"))
+    raise AssertionError("the run ended before a worker reported a partition")
+
+
 def test_run_killed_worker_exit_1_names_node_partition_writes_nothing(tmp_path: Path) -> None:
     proc = _start(tmp_path, 6_000_000)
     seen: set[int] = set()
-    victim = _wait_for_workers(proc, seen)[0]
-    os.kill(victim.pid, signal.SIGKILL)
+    victim = _worker_from_events(proc)
+    _wait_for_workers(proc, seen)
+    os.kill(victim, signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
     assert "a worker process died (killed, or out of memory) on partition" in err
@@ -73,8 +88,12 @@ def test_run_sigint_with_process_workers_ends_them_all(tmp_path: Path) -> None:
     proc = _start(tmp_path, 6_000_000)
     seen: set[int] = set()
     _wait_for_workers(proc, seen)
+    _worker_from_events(proc)  # mid-run: partitions are being done
     proc.send_signal(signal.SIGINT)
+    signalled = time.monotonic()
     _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - signalled < 2.0
     assert proc.returncode == 130, err
+    assert "interrupted: no output was written" in err
     assert (tmp_path / "out" / "revenue_by_region.csv").read_text() == "previous\n"
     assert _left_behind(seen) == []

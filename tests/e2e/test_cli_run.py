@@ -275,7 +275,7 @@ def test_run_events_jsonl_stdout_has_only_events(tmp_path: Path) -> None:
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
     assert {"node_started", "partition_done", "node_finished", "metrics"} <= set(kinds)
     assert events[-1]["exit_code"] == 0 and events[-1]["outputs"]
-    read = [e for e in events if e["event"] == "partition_done" and e["stage"] == "orders:read"]
+    read = [e for e in events if e["event"] == "partition_done" and e["node"] == "orders"]
     assert sum(e["rows_out"] for e in read) == 1_500_000
     assert all(e["worker"].startswith("pid:") for e in read)
     metrics = [e for e in events if e["event"] == "metrics"]

@@ -20,6 +20,8 @@ from engine.events import (
     PartitionDone,
     RunFinished,
     RunStarted,
+    StageFinished,
+    StageStarted,
     WarningIssued,
     decode,
     encode,
@@ -27,10 +29,12 @@ from engine.events import (
 
 SAMPLES: list[Event] = [
     RunStarted(project="p.graphmill.json", nodes=["a", "b"], backend="threads", workers=2, pid=7),
-    NodeStarted(node="a", type="clean", stage="a"),
+    NodeStarted(node="a", type="clean", stage="s1"),
+    StageStarted(stage="s1", nodes=["src", "a"]),
     PartitionDone(
-        node="a", stage="a:map", partition=3, rows_in=10, rows_out=8, bytes=640, seconds=0.01, worker="pid:7"
+        node="a", stage="s1", partition=3, rows_in=10, rows_out=8, bytes=640, seconds=0.01, worker="pid:7"
     ),
+    StageFinished(stage="s1", partitions=4, seconds=0.4),
     NodeFinished(node="a", rows_in=10, rows_out=8, partitions=4, seconds=0.5),
     WarningIssued(message="careful", node="a"),
     ErrorRaised(message="bad value", node="a", column="x", line=12),

@@ -1,0 +1,314 @@
+"""The planner: a project's node steps become stages, each run as one task per partition.
+
+Per-partition work is fused across nodes: a source's read, clean's row-local steps, compute's
+filter and columns, and the partial half of a Reduce (an aggregate, dedupe's row hashes) run in
+one task per partition, so a partition crosses a process boundary at most once per stage. A
+stage ends where the whole table is needed: a Reduce's combine, an Exchange, a Join, a sink, or
+an output that several nodes read. Between stages the driver combines partials in partition
+order and holds only what later stages need (values, named `v1`, `v2`, ...).
+
+The plan is pure data built before any data is read: `graphmill run --explain` prints it, and
+`engine.execute` runs it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
+
+from .graph import topological_order
+from .models import Project
+from .registry import Registry
+from .steps import Exchange, Join, Map, Read, Reduce, Step, Write
+
+Ref = int
+"""A value the driver holds between operations: frames, partials, or a combined value."""
+
+
+@dataclass(frozen=True)
+class Fn:
+    """One node's per-partition function; with `bound`, it also takes that value (a combine's)."""
+
+    node: str
+    name: str
+    fn: Callable[..., Any]
+    bound: Ref | None = None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One task per partition of `source`: `fns` in order, then `partial` of the result.
+
+    Outputs: the frames as value `frames` (when later operations need them), the partials, in
+    partition order, as value `partials`, or the frames streamed, in order, to a sink (`write`).
+    """
+
+    id: str
+    source: Read | Ref
+    source_node: str | None  # the node whose Read this is
+    fns: tuple[Fn, ...] = ()
+    partial: Fn | None = None
+    frames: Ref | None = None
+    partials: Ref | None = None
+    write: tuple[str, Write] | None = None
+
+    @property
+    def nodes(self) -> list[str]:
+        names = [self.source_node] if self.source_node else []
+        names += [f.node for f in self.fns]
+        names += [self.partial.node] if self.partial else []
+        names += [self.write[0]] if self.write else []
+        return list(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class Combine:
+    """A Reduce's combine, here in partition order: a value for later steps, or a table."""
+
+    node: str
+    name: str
+    fn: Callable[[list[Any]], Any]
+    partials: Ref
+    out: Ref
+    table: bool  # the result is the node's output table (a frame or a list of partitions)
+
+    @property
+    def nodes(self) -> list[str]:
+        return [self.node]
+
+
+@dataclass(frozen=True)
+class Whole:
+    """An Exchange (one input's partitions) or a Join (whole tables by port), here."""
+
+    node: str
+    name: str
+    fn: Callable[[Any], Any]
+    inputs: dict[str, Ref]
+    out: Ref
+    kind: str  # "exchange" or "join"
+
+    @property
+    def nodes(self) -> list[str]:
+        return [self.node]
+
+
+Op = Stage | Combine | Whole
+
+
+@dataclass
+class Plan:
+    """Operations in order, and for each node the first and last operation doing its work."""
+
+    ops: list[Op]
+    first_op: dict[str, int]
+    last_op: dict[str, int]
+    last_use: dict[Ref, int]  # the last operation that reads each value: it may be freed after
+    project: str = ""
+
+    @property
+    def stages(self) -> list[Stage]:
+        return [op for op in self.ops if isinstance(op, Stage)]
+
+    def as_dict(self) -> dict[str, Any]:
+        """What `--explain --json` prints: stages, fused nodes, and what runs between them."""
+        return {"project": self.project, "stages": len(self.stages), "ops": [_op_dict(op) for op in self.ops]}
+
+    def explain(self) -> str:
+        """The plan as text, one operation per line (per-partition stages numbered)."""
+        lines = [f"plan for '{self.project}': {len(self.stages)} stages, {len(self.ops)} operations"]
+        for op in self.ops:
+            d = _op_dict(op)
+            if isinstance(op, Stage):
+                steps = " -> ".join(f"{s['node']}:{s['step']}" for s in d["steps"])
+                lines.append(f"stage {op.id} (one task per partition of {d['input']}): {steps}")
+                outs = [f"frames as {d['frames']}"] if d["frames"] else []
+                outs += [f"partials as {d['partials']}"] if d["partials"] else []
+                outs += [f"writes {d['write']['path']}"] if d["write"] else []
+                lines.append(f"    -> {', '.join(outs) or 'nothing kept'}")
+            else:
+                ins = ", ".join(d["inputs"])
+                lines.append(f"  {d['op']} {op.node}:{op.name} here, of {ins} -> {d['out']}")
+        return "\n".join(lines)
+
+
+def build_plan(project: Project, registry: Registry, steps: dict[str, list[Step]]) -> Plan:
+    """Stages for the whole graph; the symbolic walk the executor then runs."""
+    order = topological_order(project)
+    if order is None:
+        raise ValueError("the graph has a cycle")
+    builder = _Builder()
+    feeds = {(e.target.node, e.target.port): (e.source.node, e.source.port) for e in project.edges}
+    readers = Counter((e.source.node, e.source.port) for e in project.edges)
+    flows: dict[tuple[str, str], _Flow] = {}
+    for node in order:
+        spec = registry[node.type]
+        inputs = {p.name: flows[feeds[(node.id, p.name)]] for p in spec.inputs if (node.id, p.name) in feeds}
+        out = builder.node(node.id, steps[node.id], inputs)
+        for port in spec.outputs:
+            if out is None:
+                continue
+            if readers[(node.id, port.name)] > 1:  # fan-out: compute once, hold for every reader
+                out = builder.hold(out)
+            flows[(node.id, port.name)] = out
+        if out is not None and not any(readers[(node.id, p.name)] for p in spec.outputs):
+            builder.drain(out)  # nobody reads it, but it still runs (and can fail) as written
+    return builder.finish(project.name)
+
+
+# ----------------------------------------------------------------------------------- internals
+
+
+@dataclass(frozen=True)
+class _Flow:
+    """A node output not computed yet: a source (a Read, or held frames) and work still to do."""
+
+    source: Read | Ref
+    source_node: str | None = None
+    fns: tuple[Fn, ...] = ()
+
+    def then(self, fn: Fn) -> _Flow:
+        return replace(self, fns=(*self.fns, fn))
+
+
+@dataclass
+class _Builder:
+    ops: list[Op] = field(default_factory=list)
+    refs: int = 0
+    first_op: dict[str, int] = field(default_factory=dict)
+    last_op: dict[str, int] = field(default_factory=dict)
+
+    def ref(self) -> Ref:
+        self.refs += 1
+        return self.refs
+
+    def add(self, op: Op) -> None:
+        self.ops.append(op)
+        index = len(self.ops) - 1
+        for node in op.nodes:
+            self.first_op.setdefault(node, index)
+            self.last_op[node] = index
+
+    def stage(self, flow: _Flow, **outputs: Any) -> Stage:
+        stage = Stage(f"s{len(self.stages()) + 1}", flow.source, flow.source_node, flow.fns, **outputs)
+        self.add(stage)
+        return stage
+
+    def stages(self) -> list[Stage]:
+        return [op for op in self.ops if isinstance(op, Stage)]
+
+    def hold(self, flow: _Flow) -> _Flow:
+        """The flow computed, its frames held: for a barrier, or for several readers."""
+        if isinstance(flow.source, Ref) and not flow.fns:
+            return flow
+        frames = self.ref()
+        self.stage(flow, frames=frames)
+        return _Flow(frames)
+
+    def drain(self, flow: _Flow) -> None:
+        if flow.fns or not isinstance(flow.source, Ref):
+            self.stage(flow)
+
+    def node(self, node: str, steps: list[Step], inputs: dict[str, _Flow]) -> _Flow | None:
+        flow: _Flow | None = next(iter(inputs.values()), None)
+        previous: Ref | None = None  # a `keep` Reduce's combined value, for the next Reduce
+        for step in steps:
+            if isinstance(step, Read):
+                flow = _Flow(step, node)
+            elif flow is None:
+                raise ValueError(f"node '{node}': step '{step.name}' has no input")
+            elif isinstance(step, Map):
+                flow = flow.then(Fn(node, step.name, step.fn))
+            elif isinstance(step, Reduce):
+                fn = partial(_with_previous, step.partial) if step.takes_previous else step.partial
+                part = Fn(node, step.name, fn, previous if step.takes_previous else None)
+                partials, out = self.ref(), self.ref()
+                if step.finish is None and not step.keep:  # the combine gives the output table
+                    self.stage(flow, partial=part, partials=partials)
+                    self.add(Combine(node, step.name, step.combine, partials, out, table=True))
+                    flow = _Flow(out)
+                    continue
+                frames = self.ref() if not isinstance(flow.source, Ref) or flow.fns else flow.source
+                self.stage(flow, partial=part, partials=partials, frames=frames)
+                self.add(Combine(node, step.name, step.combine, partials, out, table=False))
+                flow = _Flow(frames)
+                if step.keep:
+                    previous = out
+                else:
+                    flow = flow.then(Fn(node, step.name, step.finish, out))  # type: ignore[arg-type]
+            elif isinstance(step, Exchange):
+                held, out = self.hold(flow), self.ref()
+                self.add(Whole(node, step.name, step.fn, {"in": held.source}, out, "exchange"))  # type: ignore[dict-item]
+                flow = _Flow(out)
+            elif isinstance(step, Join):
+                held = {port: self.hold(f).source for port, f in inputs.items()}
+                out = self.ref()
+                self.add(Whole(node, step.name, step.fn, held, out, "join"))  # type: ignore[arg-type]
+                flow = _Flow(out)
+            elif isinstance(step, Write):
+                self.stage(flow, write=(node, step))
+                flow = None
+        return flow
+
+    def finish(self, project: str) -> Plan:
+        last_use: dict[Ref, int] = {}
+        for i, op in enumerate(self.ops):
+            for ref in _reads(op):
+                last_use[ref] = i
+        return Plan(self.ops, self.first_op, self.last_op, last_use, project)
+
+
+def _with_previous(fn: Callable[..., Any], frame: Any, previous: Any) -> Any:
+    """A Reduce's partial that takes the previous Reduce's combined value (`takes_previous`)."""
+    return fn(frame, previous=previous)
+
+
+def _reads(op: Op) -> list[Ref]:
+    if isinstance(op, Stage):
+        refs = [op.source] if isinstance(op.source, Ref) else []
+        bound = [f.bound for f in (*op.fns, op.partial) if f is not None and f.bound is not None]
+        return refs + bound
+    if isinstance(op, Combine):
+        return [op.partials]
+    return list(op.inputs.values())
+
+
+def _name(ref: Ref | None) -> str | None:
+    return None if ref is None else f"v{ref}"
+
+
+def _op_dict(op: Op) -> dict[str, Any]:
+    if isinstance(op, Stage):
+        steps = [{"node": op.source_node, "step": op.source.name}] if isinstance(op.source, Read) else []
+        steps += [{"node": f.node, "step": f.name} for f in op.fns]
+        steps += [{"node": op.partial.node, "step": f"{op.partial.name} (partial)"}] if op.partial else []
+        steps += [{"node": op.write[0], "step": op.write[1].name}] if op.write else []
+        return {
+            "op": "stage",
+            "id": op.id,
+            "nodes": op.nodes,
+            "input": f"{op.source_node}:read" if isinstance(op.source, Read) else _name(op.source),
+            "steps": steps,
+            "frames": _name(op.frames),
+            "partials": _name(op.partials),
+            "write": {"node": op.write[0], "path": str(op.write[1].target)} if op.write else None,
+        }
+    if isinstance(op, Combine):
+        return {
+            "op": "combine",
+            "node": op.node,
+            "step": op.name,
+            "inputs": [_name(op.partials)],
+            "out": _name(op.out),
+            "table": op.table,
+        }
+    return {
+        "op": op.kind,
+        "node": op.node,
+        "step": op.name,
+        "inputs": [_name(r) for r in op.inputs.values()],
+        "out": _name(op.out),
+    }

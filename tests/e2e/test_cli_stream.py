@@ -1,0 +1,119 @@
+"""The streaming executor seen from outside: `--explain`, stage events, bounded memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from tests.e2e.test_cli_run import copy_example, graphmill, write_project
+
+
+def _events(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def test_explain_json_shows_fused_stages_and_reads_no_data(tmp_path: Path) -> None:
+    project = copy_example("orders", tmp_path)
+    result = graphmill("run", "--explain", "--json", str(project))
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    stages = [op for op in plan["ops"] if op["op"] == "stage"]
+    assert plan["stages"] == len(stages)
+    steps = [[f"{s['node']}:{s['step']}" for s in st["steps"]] for st in stages]
+    assert ["orders:read", "tidy:select", "tidy:tidy", "tidy:dedupe hashes (partial)"] in steps
+    assert ["stats:filter+columns", "stats:aggregate (partial)"] in steps
+    assert [op["node"] for op in plan["ops"] if op["op"] == "exchange"] == ["split"]
+    assert not (tmp_path / "out").exists()  # nothing ran
+    text = graphmill("run", "--explain", str(project))
+    assert text.returncode == 0 and "stage s1 (one task per partition of orders:read)" in text.stdout
+
+
+def test_explain_of_a_bad_project_exits_2(tmp_path: Path) -> None:
+    project = copy_example("orders", tmp_path)
+    result = graphmill("run", "--explain", "--set", "stats.filter=quantity >", str(project))
+    assert result.returncode == 2
+    assert "node 'stats', param 'filter'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_events_one_task_per_partition_per_stage_and_rows_add_up(tmp_path: Path) -> None:
+    project = copy_example("orders", tmp_path)
+    plan = json.loads(graphmill("run", "--explain", "--json", str(project)).stdout)
+    result = graphmill(
+        "run",
+        "--events",
+        "jsonl",
+        "--backend",
+        "processes",
+        "--workers",
+        "2",
+        "--set",
+        "orders.rows=450000",
+        str(project),
+    )
+    assert result.returncode == 0, result.stderr
+    events = _events(result.stdout)
+    started = [e for e in events if e["event"] == "stage_started"]
+    finished = {e["stage"]: e for e in events if e["event"] == "stage_finished"}
+    planned = {op["id"]: op["nodes"] for op in plan["ops"] if op["op"] == "stage"}
+    assert {e["stage"]: e["nodes"] for e in started} == planned
+    tasks: dict[tuple[str, int], set[tuple[str, float]]] = defaultdict(set)
+    for e in events:
+        if e["event"] == "partition_done":
+            tasks[(e["stage"], e["partition"])].add((e["worker"], e["seconds"]))
+    for stage, done in finished.items():
+        numbers = sorted(p for s, p in tasks if s == stage)
+        assert numbers == list(range(done["partitions"])), stage
+    assert all(len(v) == 1 for v in tasks.values())  # the nodes of a task share one worker and time
+    assert len({w for v in tasks.values() for w, _ in v}) >= 2  # spread over the two workers
+
+    parts = [e for e in events if e["event"] == "partition_done"]
+    totals = {e["node"]: e for e in events if e["event"] == "node_finished"}
+    for node, total in totals.items():
+        mine = [e for e in parts if e["node"] == node]
+        if not mine:  # an exchange runs in the driver, on the whole table
+            continue
+        first, last = mine[0]["stage"], mine[-1]["stage"]
+        assert sum(e["rows_in"] for e in mine if e["stage"] == first) == total["rows_in"], node
+        if node in ("orders", "out"):  # row-local: what leaves its last stage is its output
+            assert sum(e["rows_out"] for e in mine if e["stage"] == last) == total["rows_out"], node
+    assert totals["orders"]["rows_out"] == 450_000
+
+
+def _peak_rss(args: list[str], cwd: Path) -> int:
+    """Peak resident memory (bytes) of a finished child, from the kernel's own accounting."""
+    proc = subprocess.Popen([sys.executable, "-m", "engine", *args], cwd=cwd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0
+    return usage.ru_maxrss * 1024
+
+
+def test_generate_pipeline_memory_follows_partition_size_not_data_size(tmp_path: Path) -> None:
+    nodes = [
+        {"id": "gen", "type": "source.generate", "params": {"rows": 500_000}},
+        {
+            "id": "tidy",
+            "type": "clean",
+            "params": {"text": [{"column": "customer", "lower": True, "strip": True}]},
+        },
+        {
+            "id": "stats",
+            "type": "compute",
+            "params": {
+                "columns": {"revenue": "quantity * price"},
+                "aggregate": {"by": ["region"], "values": {"n": "count()", "revenue": "sum(revenue)"}},
+            },
+        },
+        {"id": "out", "type": "sink.csv", "params": {"path": "o.csv"}},
+    ]
+    project = write_project(
+        tmp_path, nodes, [("gen.out", "tidy.in"), ("tidy.out", "stats.in"), ("stats.out", "out.in")]
+    )
+    run = ["run", "--quiet", "--backend", "threads", "--workers", "2", str(project)]
+    small = _peak_rss(run, tmp_path)
+    large = _peak_rss([*run, "--set", "gen.rows=4000000"], tmp_path)
+    assert large <= 1.5 * small, f"{large / 2**20:.0f} MB at 4M rows vs {small / 2**20:.0f} MB at 500k"
