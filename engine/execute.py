@@ -200,8 +200,11 @@ class _Execution:
         t0 = time.perf_counter()
         self.emit(StageStarted(stage=stage.id, nodes=stage.nodes))
         keep = stage.frames is not None and stage.frames != stage.source
+        load = stage.source.load if isinstance(stage.source, Read) else None
+        if load is not None and stage.source_bound is not None:
+            load = partial(_call_bound, load, self.values[stage.source_bound])
         task = _Task(
-            load=stage.source.load if isinstance(stage.source, Read) else None,
+            load=load,
             source_node=stage.source_node,
             fns=tuple((f.node, self._bind(f)) for f in stage.fns),
             partial=(stage.partial.node, self._bind(stage.partial)) if stage.partial else None,
@@ -337,7 +340,7 @@ class _Task:
         if self.source_node is not None:
             with _blaming(self.source_node):
                 frame = self.load(item) if self.load is not None else item
-            counts[self.source_node] = [0, len(frame)]
+            counts[self.source_node] = [0, len(frame) if isinstance(frame, pd.DataFrame) else 0]
         else:
             frame = item
         for node, fn in self.fns:
@@ -350,7 +353,8 @@ class _Task:
             node, fn = self.partial
             with _blaming(node):
                 value = fn(frame)
-            counts.setdefault(node, [len(frame), 0])[1] = len(frame)
+            if isinstance(frame, pd.DataFrame):
+                counts.setdefault(node, [len(frame), 0])[1] = len(frame)
         if self.sink is not None:
             counts[self.sink] = [len(frame), len(frame)]
         out = frame if self.keep else None
@@ -394,7 +398,9 @@ def _call_bound(fn: Callable[[Any, Any], Any], value: Any, frame: Any) -> Any:
     return fn(frame, value)
 
 
-def _nbytes(frame: pd.DataFrame) -> int:
+def _nbytes(frame: Any) -> int:
+    if not isinstance(frame, pd.DataFrame):  # a source's description, in its scan pass
+        return 0
     return int(frame.memory_usage(index=False, deep=False).sum())
 
 

@@ -50,6 +50,7 @@ class Stage:
     source: Read | Ref
     source_node: str | None  # the node whose Read this is
     fns: tuple[Fn, ...] = ()
+    source_bound: Ref | None = None  # the combined scan a two-pass Read's load takes
     partial: Fn | None = None
     frames: Ref | None = None
     partials: Ref | None = None
@@ -169,6 +170,7 @@ class _Flow:
     source: Read | Ref
     source_node: str | None = None
     fns: tuple[Fn, ...] = ()
+    source_bound: Ref | None = None
 
     def then(self, fn: Fn) -> _Flow:
         return replace(self, fns=(*self.fns, fn))
@@ -193,7 +195,9 @@ class _Builder:
             self.last_op[node] = index
 
     def stage(self, flow: _Flow, **outputs: Any) -> Stage:
-        stage = Stage(f"s{len(self.stages()) + 1}", flow.source, flow.source_node, flow.fns, **outputs)
+        stage = Stage(
+            f"s{len(self.stages()) + 1}", flow.source, flow.source_node, flow.fns, flow.source_bound, **outputs
+        )
         self.add(stage)
         return stage
 
@@ -208,6 +212,16 @@ class _Builder:
         self.stage(flow, frames=frames)
         return _Flow(frames)
 
+    def scan(self, node: str, read: Read) -> Ref | None:
+        """A two-pass source's first pass: a stage of scans, combined here; None for one pass."""
+        if read.scan is None or read.combine_scans is None:
+            return None
+        scans, scanned = self.ref(), self.ref()
+        first = replace(read, name="scan", load=None, scan=None, combine_scans=None)
+        self.stage(_Flow(first, node), partial=Fn(node, "scan", read.scan), partials=scans)
+        self.add(Combine(node, "scan", read.combine_scans, scans, scanned, table=False))
+        return scanned
+
     def drain(self, flow: _Flow) -> None:
         if flow.fns or not isinstance(flow.source, Ref):
             self.stage(flow)
@@ -217,7 +231,7 @@ class _Builder:
         previous: Ref | None = None  # a `keep` Reduce's combined value, for the next Reduce
         for step in steps:
             if isinstance(step, Read):
-                flow = _Flow(step, node)
+                flow = _Flow(step, node, source_bound=self.scan(node, step))
             elif flow is None:
                 raise ValueError(f"node '{node}': step '{step.name}' has no input")
             elif isinstance(step, Map):
@@ -269,6 +283,7 @@ def _with_previous(fn: Callable[..., Any], frame: Any, previous: Any) -> Any:
 def _reads(op: Op) -> list[Ref]:
     if isinstance(op, Stage):
         refs = [op.source] if isinstance(op.source, Ref) else []
+        refs += [op.source_bound] if op.source_bound is not None else []
         bound = [f.bound for f in (*op.fns, op.partial) if f is not None and f.bound is not None]
         return refs + bound
     if isinstance(op, Combine):
@@ -283,6 +298,8 @@ def _name(ref: Ref | None) -> str | None:
 def _op_dict(op: Op) -> dict[str, Any]:
     if isinstance(op, Stage):
         steps = [{"node": op.source_node, "step": op.source.name}] if isinstance(op.source, Read) else []
+        if op.partial is not None and op.partial.name == "scan" and not op.fns:
+            steps = []  # a source's first pass: the scan is the whole task
         steps += [{"node": f.node, "step": f.name} for f in op.fns]
         steps += [{"node": op.partial.node, "step": f"{op.partial.name} (partial)"}] if op.partial else []
         steps += [{"node": op.write[0], "step": op.write[1].name}] if op.write else []
@@ -290,7 +307,7 @@ def _op_dict(op: Op) -> dict[str, Any]:
             "op": "stage",
             "id": op.id,
             "nodes": op.nodes,
-            "input": f"{op.source_node}:read" if isinstance(op.source, Read) else _name(op.source),
+            "input": f"{op.source_node}:{op.source.name}" if isinstance(op.source, Read) else _name(op.source),
             "steps": steps,
             "frames": _name(op.frames),
             "partials": _name(op.partials),

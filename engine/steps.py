@@ -40,12 +40,18 @@ class Read:
     With `load`, `partitions()` yields small picklable descriptions (row spans, byte ranges)
     and `load(description)` makes the frame inside the stage's task: reading then runs in
     parallel and a partition never crosses a process boundary on its way in.
+
+    With `scan` too, the source is read twice: `scan(description)` per partition first (in
+    tasks, keeping no data), `combine_scans` of those in partition order here, and then
+    `load(description, combined)`: whole-file type inference for CSV, without holding the file.
     """
 
     partitions: Callable[[], Iterator[Any]]
     estimated_rows: int | None = None
     name: str = "read"
-    load: Callable[[Any], pd.DataFrame] | None = None
+    load: Callable[..., pd.DataFrame] | None = None
+    scan: Callable[[Any], Any] | None = None
+    combine_scans: Callable[[list[Any]], Any] | None = None
 
 
 @dataclass(frozen=True)

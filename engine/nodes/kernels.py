@@ -17,6 +17,7 @@ import pandas as pd
 from ..errors import DataError
 from ..expr import Column, parse
 from ..frames import default_partitions, ordered, renumber, split
+from .textclass import remove_chars
 
 # ------------------------------------------------------------------------------------- sources
 
@@ -178,7 +179,7 @@ def clean_after_cast(
         if rule.get("strip"):
             s = s.str.strip()
         if rule.get("remove"):
-            s = s.str.replace(rule["remove"], "", regex=True)
+            s = remove_chars(s, rule["remove"])
         frame[rule["column"]] = s
     for column, value in (fill or {}).items():
         frame[column] = frame[column].fillna(value)
