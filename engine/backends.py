@@ -35,6 +35,10 @@ class Backend(Protocol):
 
     def close(self) -> None: ...
 
+    def choose(self, gil: bool) -> Backend:
+        """The pool for a stage: `auto` sends stages that hold the GIL to processes."""
+        ...
+
 
 class Sequential:
     """Everything in this process, one partition at a time: the reference for the others."""
@@ -50,6 +54,9 @@ class Sequential:
 
     def close(self) -> None:
         pass
+
+    def choose(self, gil: bool) -> Backend:
+        return self
 
 
 class Joblib:
@@ -85,6 +92,39 @@ class Joblib:
     def close(self) -> None:
         self._parallel.__exit__(None, None, None)
 
+    def choose(self, gil: bool) -> Backend:
+        return self
+
+
+class Auto:
+    """Threads for stages whose work releases the GIL (pandas, NumPy, pyarrow: every built-in
+    step), loky processes, started on first need, for stages that run Python per row."""
+
+    name = "auto"
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.threads = Joblib("threads", workers)
+        self._processes: Joblib | None = None
+
+    def imap(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        return self.threads.imap(fn, items)
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        return self.threads.map(fn, items)
+
+    def choose(self, gil: bool) -> Backend:
+        if not gil:
+            return self.threads
+        if self._processes is None:
+            self._processes = Joblib("processes", self.workers)
+        return self._processes
+
+    def close(self) -> None:
+        self.threads.close()
+        if self._processes is not None:
+            self._processes.close()
+
 
 def _reporting_lost_workers(results: Iterator[Any]) -> Iterator[Any]:
     """loky's TerminatedWorkerError as WorkerLost, with the index of the first unfinished task."""
@@ -102,12 +142,14 @@ def _reporting_lost_workers(results: Iterator[Any]) -> Iterator[Any]:
 
 
 def make_backend(name: str, workers: int | str | None) -> Backend:
-    """The backend for a run. `auto` picks threads: pandas and NumPy release the GIL in the
-    heavy kernels, and threads cost nothing to start or to send partitions to."""
+    """The backend for a run. `auto` chooses per stage: threads where the work releases the GIL
+    (they cost nothing to start or to send partitions to), processes where it does not."""
     count = available_cores() if workers in (None, "auto") else int(workers)
     if name == "sequential" or (count == 1 and name == "auto"):
         return Sequential()
-    if name in ("auto", "threads"):
+    if name == "auto":
+        return Auto(count)
+    if name == "threads":
         return Joblib("threads", count)
     if name == "processes":
         return Joblib("processes", count)

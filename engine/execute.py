@@ -214,7 +214,8 @@ class _Execution:
         counter = _StageCounter(self, index, stage)
         held = self.values.get(stage.source) if isinstance(stage.source, Ref) else None
         in_order = held is None or _in_order(held)  # sources and row-local steps keep row order
-        results = counter.track(self.backend.imap(task, self._items(index, stage)))
+        backend = self.backend.choose(stage.gil)
+        results = counter.track(backend.imap(task, self._items(index, stage)))
         frames: list[pd.DataFrame] = []
         partials: list[Any] = []
         try:

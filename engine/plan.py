@@ -36,6 +36,7 @@ class Fn:
     name: str
     fn: Callable[..., Any]
     bound: Ref | None = None
+    gil: bool = False  # holds the GIL: under `auto`, the stage runs in worker processes
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ class Stage:
     frames: Ref | None = None
     partials: Ref | None = None
     write: tuple[str, Write] | None = None
+
+    @property
+    def gil(self) -> bool:
+        return any(f.gil for f in (*self.fns, self.partial) if f is not None)
 
     @property
     def nodes(self) -> list[str]:
@@ -125,7 +130,8 @@ class Plan:
             d = _op_dict(op)
             if isinstance(op, Stage):
                 steps = " -> ".join(f"{s['node']}:{s['step']}" for s in d["steps"])
-                lines.append(f"stage {op.id} (one task per partition of {d['input']}): {steps}")
+                gil = ", holds the GIL: processes under auto" if op.gil else ""
+                lines.append(f"stage {op.id} (one task per partition of {d['input']}{gil}): {steps}")
                 outs = [f"frames as {d['frames']}"] if d["frames"] else []
                 outs += [f"partials as {d['partials']}"] if d["partials"] else []
                 outs += [f"writes {d['write']['path']}"] if d["write"] else []
@@ -235,10 +241,10 @@ class _Builder:
             elif flow is None:
                 raise ValueError(f"node '{node}': step '{step.name}' has no input")
             elif isinstance(step, Map):
-                flow = flow.then(Fn(node, step.name, step.fn))
+                flow = flow.then(Fn(node, step.name, step.fn, gil=step.gil))
             elif isinstance(step, Reduce):
                 fn = partial(_with_previous, step.partial) if step.takes_previous else step.partial
-                part = Fn(node, step.name, fn, previous if step.takes_previous else None)
+                part = Fn(node, step.name, fn, previous if step.takes_previous else None, step.gil)
                 partials, out = self.ref(), self.ref()
                 if step.finish is None and not step.keep:  # the combine gives the output table
                     self.stage(flow, partial=part, partials=partials)
@@ -312,6 +318,7 @@ def _op_dict(op: Op) -> dict[str, Any]:
             "frames": _name(op.frames),
             "partials": _name(op.partials),
             "write": {"node": op.write[0], "path": str(op.write[1].target)} if op.write else None,
+            "gil": op.gil,
         }
     if isinstance(op, Combine):
         return {

@@ -60,6 +60,7 @@ class Map:
 
     fn: Callable[[pd.DataFrame], pd.DataFrame]
     name: str = "map"
+    gil: bool = False  # runs Python per row (holds the GIL): under `auto`, its stage uses processes
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Reduce:
     name: str = "reduce"
     keep: bool = False
     takes_previous: bool = False
+    gil: bool = False  # `partial` holds the GIL (see Map.gil)
 
 
 @dataclass(frozen=True)
