@@ -190,17 +190,34 @@ def clean_after_cast(
     return frame
 
 
-def row_hashes(frame: pd.DataFrame, subset: list[str] | None) -> pd.Series:
-    """A 64-bit hash of each row's key values, indexed by position (round one of dedupe)."""
+_BUCKET_BITS = 5  # 32 buckets by the hash's top bits: each bucket's hash table fits in cache
+
+
+def row_hashes(frame: pd.DataFrame, subset: list[str] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Round one of dedupe: each row's 64-bit hash of its key values and its position, grouped
+    by bucket (the hash's top bits), with the bucket bounds."""
     keys = frame if subset is None else frame[subset]
-    return pd.util.hash_pandas_object(keys, index=False)
+    hashes = pd.util.hash_pandas_object(keys, index=False).to_numpy()
+    bucket = (hashes >> np.uint64(64 - _BUCKET_BITS)).astype(np.uint8)
+    order = np.argsort(bucket, kind="stable")  # a radix sort for 8-bit keys
+    bounds = np.zeros(2**_BUCKET_BITS + 1, dtype=np.int64)
+    np.cumsum(np.bincount(bucket, minlength=2**_BUCKET_BITS), out=bounds[1:])
+    return hashes[order], frame.index.to_numpy()[order], bounds
 
 
-def hash_candidates(partials: list[pd.Series]) -> np.ndarray:
-    """Positions whose hash occurs more than once: only these can be duplicates."""
-    hashes = pd.concat(partials) if partials else pd.Series([], dtype="uint64")
-    repeated = hashes.duplicated(keep=False).to_numpy()
-    return np.sort(hashes.index.to_numpy()[repeated])
+def hash_candidates(partials: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Positions whose hash occurs more than once (only these can be duplicates), bucket by
+    bucket: 32 small hash tables are several times faster than one large one."""
+    found = []
+    for b in range(2**_BUCKET_BITS):
+        hashes = np.concatenate([h[bounds[b] : bounds[b + 1]] for h, _, bounds in partials] or [[]])
+        if len(hashes) < 2:
+            continue
+        repeated = pd.Series(hashes).duplicated(keep=False).to_numpy()
+        if repeated.any():
+            positions = np.concatenate([p[bounds[b] : bounds[b + 1]] for _, p, bounds in partials])
+            found.append(positions[repeated])
+    return np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
 
 
 def candidate_rows(frame: pd.DataFrame, subset: list[str] | None, previous: np.ndarray) -> pd.DataFrame:
