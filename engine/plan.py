@@ -21,7 +21,7 @@ from typing import Any
 
 from .graph import topological_order
 from .models import Project
-from .registry import Registry
+from .registry import Registry, Shape
 from .steps import Exchange, Join, Map, Read, Reduce, Step, Write
 
 Ref = int
@@ -151,6 +151,7 @@ def build_plan(project: Project, registry: Registry, steps: dict[str, list[Step]
     feeds = {(e.target.node, e.target.port): (e.source.node, e.source.port) for e in project.edges}
     readers = Counter((e.source.node, e.source.port) for e in project.edges)
     flows: dict[tuple[str, str], _Flow] = {}
+    needed = _needed_columns(project, registry, order)
     for node in order:
         spec = registry[node.type]
         inputs = {p.name: flows[feeds[(node.id, p.name)]] for p in spec.inputs if (node.id, p.name) in feeds}
@@ -158,12 +159,63 @@ def build_plan(project: Project, registry: Registry, steps: dict[str, list[Step]
         for port in spec.outputs:
             if out is None:
                 continue
+            keep = needed.get((node.id, port.name))
+            if (
+                keep is not None
+                and spec.execution_shape(spec.with_defaults(node.given_params())) != Shape.EXCHANGE
+            ):
+                # what its readers use, before anything is held or sent on (an exchange's input is)
+                out = out.then(Fn(node.id, "project", partial(project_columns, keep=frozenset(keep))))
             if readers[(node.id, port.name)] > 1:  # fan-out: compute once, hold for every reader
                 out = builder.hold(out)
             flows[(node.id, port.name)] = out
         if out is not None and not any(readers[(node.id, p.name)] for p in spec.outputs):
             builder.drain(out)  # nobody reads it, but it still runs (and can fail) as written
     return builder.finish(project.name)
+
+
+def project_columns(frame: Any, keep: frozenset[str]) -> Any:
+    """Only the columns later nodes read, in their order (a view: no data is copied)."""
+    if len(keep) >= len(frame.columns):
+        return frame
+    return frame[[c for c in frame.columns if c in keep]]
+
+
+def _needed_columns(
+    project: Project, registry: Registry, order: list[Any]
+) -> dict[tuple[str, str], set[str]]:
+    """Per output port, the columns its readers use, where every reader says (`NodeSpec.reads`).
+
+    Walked from the sinks back: an exchange (`partition`) passes on what its own readers need,
+    plus its params' columns (a hash key); a reader that does not say needs every column.
+    """
+    readers: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for e in project.edges:
+        readers.setdefault((e.source.node, e.source.port), []).append((e.target.node, e.target.port))
+    nodes = {n.id: n for n in project.nodes}
+    needed: dict[tuple[str, str], set[str]] = {}
+    for node in reversed(order):
+        spec = registry[node.type]
+        for port in spec.outputs:
+            wanted: set[str] | None = set()
+            for target, _ in readers.get((node.id, port.name), []):
+                used = _input_columns(registry, nodes[target], needed)
+                wanted = None if used is None or wanted is None else wanted | used
+            if wanted and readers.get((node.id, port.name)):
+                needed[(node.id, port.name)] = wanted
+    return needed
+
+
+def _input_columns(registry: Registry, node: Any, needed: dict[tuple[str, str], set[str]]) -> set[str] | None:
+    spec = registry[node.type]
+    params = spec.with_defaults(node.given_params())
+    if spec.execution_shape(params) == Shape.EXCHANGE:
+        outs = [needed.get((node.id, p.name)) for p in spec.outputs]
+        if any(o is None for o in outs):
+            return None
+        return set().union(*outs) | set(params.get("key") or [])  # type: ignore[arg-type]
+    used = spec.reads(params)
+    return None if used is None else set(used)
 
 
 # ----------------------------------------------------------------------------------- internals
@@ -202,7 +254,12 @@ class _Builder:
 
     def stage(self, flow: _Flow, **outputs: Any) -> Stage:
         stage = Stage(
-            f"s{len(self.stages()) + 1}", flow.source, flow.source_node, flow.fns, flow.source_bound, **outputs
+            f"s{len(self.stages()) + 1}",
+            flow.source,
+            flow.source_node,
+            flow.fns,
+            flow.source_bound,
+            **outputs,
         )
         self.add(stage)
         return stage
@@ -313,7 +370,9 @@ def _op_dict(op: Op) -> dict[str, Any]:
             "op": "stage",
             "id": op.id,
             "nodes": op.nodes,
-            "input": f"{op.source_node}:{op.source.name}" if isinstance(op.source, Read) else _name(op.source),
+            "input": f"{op.source_node}:{op.source.name}"
+            if isinstance(op.source, Read)
+            else _name(op.source),
             "steps": steps,
             "frames": _name(op.frames),
             "partials": _name(op.partials),

@@ -63,7 +63,7 @@ def test_aggregate_partial_fuses_with_row_local_work_and_holds_no_frames(tmp_pat
     plan = _plan([GEN, comp, SINK], [("gen.out", "k.in"), ("k.out", "out.in")], tmp_path)
     first = plan.ops[0]
     assert isinstance(first, Stage)
-    assert _steps(first) == ["gen:read", "k:filter+columns", "k:aggregate (partial)"]
+    assert _steps(first) == ["gen:read", "gen:project", "k:filter+columns", "k:aggregate (partial)"]
     assert first.frames is None and first.partials is not None
     assert isinstance(plan.ops[1], Combine) and plan.ops[1].table
 
@@ -108,3 +108,39 @@ def test_explain_text_names_every_stage_and_barrier(tmp_path: Path) -> None:
     text = plan.explain()
     assert text.count("\nstage s") == len(plan.stages)
     assert "exchange split:row split" in text and "combine stats:aggregate" in text
+
+
+def _projection(plan: Plan, node: str) -> set[str] | None:
+    for stage in plan.stages:
+        for f in stage.fns:
+            if (f.node, f.name) == (node, "project"):
+                return set(f.fn.keywords["keep"])
+    return None
+
+
+def test_only_the_columns_later_nodes_read_are_kept(tmp_path: Path) -> None:
+    clean = {"id": "c", "type": "clean", "params": {"drop_duplicates": True}}
+    split = {"id": "p", "type": "partition", "params": {"by": "hash", "key": ["customer"]}}
+    comp = {
+        "id": "k",
+        "type": "compute",
+        "params": {
+            "filter": "quantity > 0",
+            "columns": {"r": "price * 2"},
+            "aggregate": {"by": ["region"], "values": {"n": "count()", "r": "sum(r)"}},
+        },
+    }
+    edges = [("gen.out", "c.in"), ("c.out", "p.in"), ("p.out", "k.in"), ("k.out", "out.in")]
+    plan = _plan([GEN, clean, split, comp, SINK], edges, tmp_path)
+    # dedupe compares whole rows, then only what the aggregate reads (and the hash key) goes on
+    assert _projection(plan, "c") == {"quantity", "price", "region", "customer"}
+    assert _projection(plan, "p") is None and _projection(plan, "k") is None  # a sink reads all
+    assert _projection(plan, "gen") is None  # clean reads every column
+
+
+def test_a_reader_of_every_column_keeps_them_all(tmp_path: Path) -> None:
+    comp = {"id": "k", "type": "compute", "params": {"aggregate": {"values": {"n": "count()"}}}}
+    sink2 = {"id": "raw", "type": "sink.csv", "params": {"path": "raw.csv"}}
+    edges = [("gen.out", "k.in"), ("k.out", "out.in"), ("gen.out", "raw.in")]
+    plan = _plan([GEN, comp, SINK, sink2], edges, tmp_path)
+    assert _projection(plan, "gen") is None
