@@ -150,10 +150,19 @@ def _build_generate(p: dict[str, Any], ctx: BuildContext) -> list[Step]:
 
 
 def _build_csv(p: dict[str, Any], ctx: BuildContext) -> list[Step]:
-    from . import kernels
+    """Two passes over byte-range blocks, each in parallel tasks: scan (whole-file types), then read."""
+    from . import csvread, kernels
 
     options = {k: p[k] for k in ("delimiter", "columns", "dtypes", "parse_dates", "na_values", "chunk_rows")}
-    return [Read(partial(kernels.csv_partitions, ctx.path(p["path"]), options))]
+    return [
+        Read(
+            partial(kernels.csv_blocks_for, ctx.path(p["path"]), options),
+            load=csvread.read_block,
+            scan=csvread.scan_block,
+            combine_scans=csvread.plan_from_scans,
+            name="read",
+        )
+    ]
 
 
 def _build_parquet(p: dict[str, Any], ctx: BuildContext) -> list[Step]:

@@ -7,6 +7,8 @@ bind it with functools.partial pickle by reference into loky workers.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,11 +38,25 @@ def generated(rows: int, seed: int, dataset: str, span: tuple[int, int]) -> pd.D
     return makers[dataset](rows, seed, *span)
 
 
-def csv_partitions(path: Path, options: dict[str, Any]) -> Iterator[pd.DataFrame]:
-    from .csvread import read_csv_chunks, scan_csv
+def csv_blocks_for(path: Path, options: dict[str, Any]) -> Iterator[Any]:
+    """The byte-range blocks of a CSV source: each is scanned, then read, in its own task. Both passes
+    ask for them; while the file is unchanged the second gets the first's, without cutting again."""
+    from .csvread import csv_blocks
 
-    plan = scan_csv(path, **options)
-    yield from read_csv_chunks(plan)
+    try:
+        stat = path.stat()
+    except OSError:
+        yield from csv_blocks(path, **options)  # which says what is wrong
+        return
+    key = json.dumps(options, sort_keys=True)
+    yield from _cached_csv_blocks(str(path), key, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_csv_blocks(path: str, options: str, size: int, mtime_ns: int) -> tuple[Any, ...]:
+    from .csvread import csv_blocks
+
+    return tuple(csv_blocks(path, **json.loads(options)))
 
 
 def parquet_partitions(path: Path, columns: list[str] | None) -> Iterator[pd.DataFrame]:
