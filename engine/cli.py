@@ -223,6 +223,9 @@ def _run_project(path: Path, ctx: _Context, options: Any, quiet: bool, events: s
         raise Terminated
 
     previous = signal.signal(signal.SIGTERM, terminate)
+    # A run must stop when asked, even when started with SIGINT ignored (a background job of a
+    # non-interactive shell starts that way, and Python then leaves it ignored).
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     progress = TerminalProgress(quiet)
     handlers: list[Any] = [progress] + ([JsonLines(sys.stdout)] if events == "jsonl" else [])
     try:
@@ -242,6 +245,7 @@ def _run_project(path: Path, ctx: _Context, options: Any, quiet: bool, events: s
     finally:
         progress.close()
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     if not quiet:
         for output in result.outputs:
             print(f"wrote {output}", file=sys.stderr)
