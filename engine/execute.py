@@ -212,8 +212,8 @@ class _Execution:
             sink=stage.write[0] if stage.write else None,
         )
         counter = _StageCounter(self, index, stage)
-        held = self.values.get(stage.source) if isinstance(stage.source, Ref) else None
-        in_order = held is None or _in_order(held)  # sources and row-local steps keep row order
+        # sources and row-local steps keep row order; only a hash split's output may not be in it
+        in_order = not isinstance(stage.source, Ref) or _in_order(self.values[stage.source])
         backend = self.backend.choose(stage.gil)
         results = counter.track(backend.imap(task, self._items(index, stage)))
         frames: list[pd.DataFrame] = []
