@@ -11,7 +11,6 @@ place only when every node has succeeded: a failed or interrupted run changes no
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 from collections import deque
@@ -28,7 +27,7 @@ from .backends import Backend, WorkerLost
 from .errors import DataError, GraphmillError
 from .events import Event, NodeFinished, NodeStarted, PartitionDone, StageFinished, StageStarted
 from .expr import ExprError
-from .frames import ordered
+from .frames import assembled, in_table_order, ordered
 from .models import Project
 from .plan import Combine, Fn, Plan, Ref, Stage, Whole, build_plan
 from .projectfile import write_beside
@@ -184,7 +183,7 @@ class _Execution:
                 out = out if isinstance(out, list) else [out]
                 stats.rows_out, stats.partitions = _rows(out), len(out)
         else:
-            ins = {port: self.values[ref] for port, ref in op.inputs.items()}
+            ins = {port: [assembled(p) for p in self.values[ref]] for port, ref in op.inputs.items()}
             if first:
                 stats.rows_in = sum(_rows(parts) for parts in ins.values())
                 self.rows[op.node] = stats.rows_in
@@ -213,7 +212,7 @@ class _Execution:
         )
         counter = _StageCounter(self, index, stage)
         # sources and row-local steps keep row order; only a hash split's output may not be in it
-        in_order = not isinstance(stage.source, Ref) or _in_order(self.values[stage.source])
+        in_order = not isinstance(stage.source, Ref) or in_table_order(self.values[stage.source])
         backend = self.backend.choose(stage.gil)
         results = counter.track(backend.imap(task, self._items(index, stage)))
         frames: list[pd.DataFrame] = []
@@ -343,7 +342,7 @@ class _Task:
                 frame = self.load(item) if self.load is not None else item
             counts[self.source_node] = [0, len(frame) if isinstance(frame, pd.DataFrame) else 0]
         else:
-            frame = item
+            frame = assembled(item)  # a row split's Pieces are put together here, in the task
         for node, fn in self.fns:
             rows = len(frame)
             with _blaming(node):
@@ -403,10 +402,3 @@ def _nbytes(frame: Any) -> int:
     if not isinstance(frame, pd.DataFrame):  # a source's description, in its scan pass
         return 0
     return int(frame.memory_usage(index=False, deep=False).sum())
-
-
-def _in_order(parts: list[pd.DataFrame]) -> bool:
-    """Partitions in table order as they are (a hash split interleaves positions)."""
-    spans = [(p.index[0], p.index[-1]) for p in parts if len(p)]
-    in_order = all(p.index.is_monotonic_increasing for p in parts)
-    return in_order and all(a[1] < b[0] for a, b in itertools.pairwise(spans))

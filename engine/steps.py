@@ -85,9 +85,10 @@ class Reduce:
 
 @dataclass(frozen=True)
 class Exchange:
-    """Moves rows between partitions (repartitioning); positions travel with the rows."""
+    """Moves rows between partitions (repartitioning); positions travel with the rows. It may
+    return `frames.Pieces` (slices put together inside the next stage's tasks) for frames."""
 
-    fn: Callable[[list[pd.DataFrame]], list[pd.DataFrame]]
+    fn: Callable[[list[pd.DataFrame]], list[Any]]
     name: str = "exchange"
 
 

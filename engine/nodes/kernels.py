@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..expr import Column, parse
-from ..frames import default_partitions, ordered, renumber, split
+from ..frames import default_partitions, ordered, renumber, split, split_pieces
 from .textclass import remove_chars
 
 # ------------------------------------------------------------------------------------- sources
@@ -330,9 +330,11 @@ def sort_combine(partials: list[pd.DataFrame], keys: list[str], partitions: int)
 # ----------------------------------------------------------------------------------- partition
 
 
-def repartition_rows(parts: list[pd.DataFrame], n: int | None) -> list[pd.DataFrame]:
-    table = ordered(parts)
-    return split(table, n or default_partitions(len(table)))
+def repartition_rows(parts: list[pd.DataFrame], n: int | None) -> list[Any]:
+    """Contiguous row ranges: slices of the input, assembled in the next stage's tasks."""
+    n = n or default_partitions(sum(len(p) for p in parts))
+    pieces = split_pieces(parts, n)
+    return pieces if pieces is not None else split(ordered(parts), n)
 
 
 def repartition_hash(parts: list[pd.DataFrame], n: int | None, key: list[str]) -> list[pd.DataFrame]:
