@@ -621,7 +621,7 @@ class _Evaluator:
         data = [d for d, _ in args]
         mask = _union(*(m for _, m in args))
         if name in _MATH:
-            return getattr(xp, name)(data[0].astype(self.np.float64)), mask
+            return getattr(xp, name)(data[0].astype(self.np.float64, copy=False)), mask  # no copy of floats
         if name == "abs":
             return xp.abs(data[0]), mask
         if name == "round":
