@@ -27,8 +27,6 @@ class Backend(Protocol):
     name: str
     workers: int
 
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]: ...
-
     def imap(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         """Results in input order, each as soon as it and those before it are done."""
         ...
@@ -45,9 +43,6 @@ class Sequential:
 
     name = "sequential"
     workers = 1
-
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-        return [fn(item) for item in items]
 
     def imap(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         return (fn(item) for item in items)
@@ -73,9 +68,6 @@ class Joblib:
         backend = "threading" if name == "threads" else "loky"
         self._parallel = Parallel(n_jobs=workers, backend=backend, return_as="generator")
         self._parallel.__enter__()
-
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-        return list(self.imap(fn, items))
 
     def imap(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         """Items are taken lazily, a few per worker ahead (joblib's pre-dispatch): a source
@@ -109,9 +101,6 @@ class Auto:
 
     def imap(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         return self.threads.imap(fn, items)
-
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-        return self.threads.map(fn, items)
 
     def choose(self, gil: bool) -> Backend:
         if not gil:

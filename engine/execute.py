@@ -91,8 +91,8 @@ def run(
     """
     started = time.perf_counter()
     plan = plan_project(project, registry, base_dir)
-    execution = _Execution(plan, backend, on_event, {} if rows is None else rows)
-    execution.types = {n.id: n.type for n in project.nodes}
+    types = {n.id: n.type for n in project.nodes}
+    execution = _Execution(plan, backend, on_event, {} if rows is None else rows, types)
     try:
         for index, op in enumerate(plan.ops):
             execution.run_op(index, op)

@@ -160,10 +160,7 @@ def build_plan(project: Project, registry: Registry, steps: dict[str, list[Step]
             if out is None:
                 continue
             keep = needed.get((node.id, port.name))
-            if (
-                keep is not None
-                and spec.execution_shape(spec.with_defaults(node.given_params())) != Shape.EXCHANGE
-            ):
+            if keep is not None and not _is_exchange(registry, node):
                 # what its readers use, before anything is held or sent on (an exchange's input is)
                 out = out.then(Fn(node.id, "project", partial(project_columns, keep=frozenset(keep))))
             if readers[(node.id, port.name)] > 1:  # fan-out: compute once, hold for every reader
@@ -206,10 +203,15 @@ def _needed_columns(
     return needed
 
 
+def _is_exchange(registry: Registry, node: Any) -> bool:
+    spec = registry[node.type]
+    return spec.execution_shape(spec.with_defaults(node.given_params())) == Shape.EXCHANGE
+
+
 def _input_columns(registry: Registry, node: Any, needed: dict[tuple[str, str], set[str]]) -> set[str] | None:
     spec = registry[node.type]
     params = spec.with_defaults(node.given_params())
-    if spec.execution_shape(params) == Shape.EXCHANGE:
+    if _is_exchange(registry, node):
         outs = [needed.get((node.id, p.name)) for p in spec.outputs]
         if any(o is None for o in outs):
             return None
@@ -238,6 +240,7 @@ class _Flow:
 class _Builder:
     ops: list[Op] = field(default_factory=list)
     refs: int = 0
+    stage_count: int = 0
     first_op: dict[str, int] = field(default_factory=dict)
     last_op: dict[str, int] = field(default_factory=dict)
 
@@ -253,19 +256,11 @@ class _Builder:
             self.last_op[node] = index
 
     def stage(self, flow: _Flow, **outputs: Any) -> Stage:
-        stage = Stage(
-            f"s{len(self.stages()) + 1}",
-            flow.source,
-            flow.source_node,
-            flow.fns,
-            flow.source_bound,
-            **outputs,
-        )
+        self.stage_count += 1
+        sid = f"s{self.stage_count}"
+        stage = Stage(sid, flow.source, flow.source_node, flow.fns, flow.source_bound, **outputs)
         self.add(stage)
         return stage
-
-    def stages(self) -> list[Stage]:
-        return [op for op in self.ops if isinstance(op, Stage)]
 
     def hold(self, flow: _Flow) -> _Flow:
         """The flow computed, its frames held: for a barrier, or for several readers."""
