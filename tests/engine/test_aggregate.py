@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.nodes.aggregate import AGGREGATES, AggSpec, aggregate, combine, partial
+from tests import references
 
 NUMERIC_ONLY = ("sum", "mean", "std", "var", "median")
 DAYS = [pd.Timestamp("2024-01-01") + pd.Timedelta(days=d) for d in (0, 3, 40)]
@@ -24,33 +25,8 @@ Values = list[tuple[str, str, str | None]]
 # --------------------------------------------------------------------------- reference (pandas)
 
 
-def _first(s: pd.Series, last: bool = False) -> Any:
-    s = s.dropna()
-    return np.nan if s.empty else s.iloc[-1 if last else 0]
-
-
 def reference(df: pd.DataFrame, by: list[str], values: Values) -> pd.DataFrame:
-    """groupby(sort=True, dropna=False).agg; no `by`: one row of whole-column reductions."""
-    if by:
-        named = {n: (c or by[0], "size" if c is None else fn) for n, fn, c in values}
-        return df.groupby(by, sort=True, dropna=False).agg(**named).reset_index()
-    out = {}
-    for name, fn, col in values:
-        if col is None:
-            out[name] = pd.Series([len(df)], dtype="int64")
-            continue
-        s = df[col]
-        value = _first(s, last=fn == "last") if fn in ("first", "last") else getattr(s, fn)()
-        if fn in ("count", "nunique"):
-            dtype: Any = "int64"
-        elif fn == "sum":
-            dtype = "int64" if s.dtype.kind in "iub" else "float64"
-        elif fn in ("mean", "std", "var", "median"):
-            dtype = "float64"
-        else:  # min/max/first/last keep the column's type; int/bool widen when there is no value
-            dtype = "float64" if s.dtype.kind in "iub" and s.dropna().empty else s.dtype
-        out[name] = pd.Series([value], dtype=dtype)
-    return pd.DataFrame(out, index=pd.RangeIndex(1))
+    return references.aggregate(df, by, values)
 
 
 def assert_same(result: pd.DataFrame, expected: pd.DataFrame) -> None:

@@ -35,6 +35,7 @@ from engine.backends import Backend, Joblib, Sequential
 from engine.execute import run
 from engine.projectfile import loads
 from engine.registry import builtin_registry
+from tests import references
 from tests.runner import chain, run_nodes, write_source
 
 LEFT_COLUMNS = ("k", "i", "x", "s", "b")
@@ -238,35 +239,8 @@ def _fn_column(text: str) -> tuple[str, str | None]:
     return fn, rest[:-1] or None
 
 
-def _whole_column(s: pd.Series, fn: str) -> pd.Series:
-    """A whole-column reduction as a one-row column (min/max/first/last keep the column's type)."""
-    if fn in ("first", "last"):
-        present = s.dropna()
-        value = present.iloc[-1 if fn == "last" else 0] if len(present) else np.nan
-    else:
-        value = getattr(s, fn)()
-    if fn in ("count", "nunique"):
-        dtype: Any = "int64"
-    elif fn == "sum":
-        dtype = "int64" if s.dtype.kind in "iub" else "float64"
-    elif fn in ("mean", "std", "var", "median"):
-        dtype = "float64"
-    else:
-        dtype = "float64" if s.dtype.kind in "iub" and s.dropna().empty else s.dtype
-    return pd.Series([value], dtype=dtype)
-
-
 def reference_aggregate(frame: pd.DataFrame, by: list[str], values: dict[str, str]) -> pd.DataFrame:
-    """groupby(sort=True, dropna=False).agg; no `by`: one row of whole-column reductions."""
-    parsed = {name: _fn_column(text) for name, text in values.items()}
-    if by:
-        named = {n: (c or by[0], "size" if c is None else fn) for n, (fn, c) in parsed.items()}
-        return frame.groupby(by, sort=True, dropna=False).agg(**named).reset_index()
-    out = {
-        n: pd.Series([len(frame)], dtype="int64") if c is None else _whole_column(frame[c], fn)
-        for n, (fn, c) in parsed.items()
-    }
-    return pd.DataFrame(out, index=pd.RangeIndex(1))
+    return references.aggregate(frame, by, [(name, *_fn_column(text)) for name, text in values.items()])
 
 
 def reference_compute(frame: pd.DataFrame, p: dict[str, Any], trees: dict[str, Tree]) -> pd.DataFrame:
