@@ -745,6 +745,7 @@ def _parse(
     # (in C, without the GIL); else the text is parsed here with the format given.
     fast = [c for c, fmt in dates.items() if fmt not in (None, "mixed") and (guesses or {}).get(c) == fmt]
     dtype = dtype | dict.fromkeys([c for c in dates if c not in fast], "str")
+    used = list(usecols) if usecols else list(src.names)
     options = {
         "sep": src.delimiter,
         "header": None,  # a block has none: the file's names are given
@@ -753,7 +754,10 @@ def _parse(
         "dtype": {c: _TEXT if d == "str" else d for c, d in dtype.items()} or None,
         "na_values": list(src.na_values) or None,
         "parse_dates": fast or None,
-        "low_memory": False,  # the whole block at once: one inference, as a chunk of pandas' own
+        # Where a column's type is inferred, the whole block at once: one inference, as pandas does
+        # for a chunk of its own. Where every type is given, pandas' smaller internal chunks give the
+        # same values and stay in cache: 45 ms instead of 85 ms for a 16 MB block.
+        "low_memory": all(c in dtype or c in fast for c in used),
         "index_col": False,  # a wide first line is checked apart
     }
     with _errors(text):

@@ -499,3 +499,25 @@ def test_blocks_error_in_later_block_names_physical_line(
         assert fragment in caught.value.message
         assert caught.value.column == column
         assert caught.value.line in (line if isinstance(line, tuple) else (line,))
+
+
+def test_read_block_larger_than_pandas_internal_chunk_keeps_whole_file_types(tmp_path: Path) -> None:
+    # With every type known, a block is parsed in pandas' internal chunks (low_memory): 20 columns make
+    # those ~52,000 rows. A text column of digits in the first chunk and words later must stay text
+    # ("00123", not 123), and a float column whose first chunk holds only ints stays float.
+    rows, width = 120_000, 20
+    codes = [f"{i % 1000:05d}" for i in range(rows)]
+    codes[100_000] = "zip?"
+    amounts = [str(i) for i in range(rows)]
+    amounts[110_000] = "2.5"
+    stamps = [f"2024-01-{1 + i % 28:02d} 10:00:00" for i in range(rows)]
+    small = [str(i % 7) for i in range(rows)]
+    body = zip(codes, amounts, stamps, *[small] * (width - 3), strict=True)
+    header = ["code", "amount", "ts", *(f"c{i}" for i in range(width - 3))]
+    text = "\n".join(",".join(r) for r in [header, *body]) + "\n"
+    path = write(tmp_path, text)
+    got = read_all(path, scan_rows=rows, parse_dates=["ts"])
+    assert got["code"].iloc[0] == "00000" and got["amount"].dtype == "float64"
+    # pandas' own default reads such a file in chunks too, and mixes types with a warning; one inference
+    # over the whole column is what the reader follows
+    assert_same(got, pd.read_csv(path, parse_dates=["ts"], low_memory=False))
