@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--explain", action="store_true", help="print the plan (stages, fused nodes, exchanges) and stop"
     )
     p.add_argument("--json", action="store_true", help="with --explain: the plan as JSON")
+    p.add_argument(
+        "--preview-dir",
+        type=Path,
+        metavar="DIR",
+        help="write the first 1000 rows of every node's output to DIR as Parquet, with manifest.json",
+    )
     p.set_defaults(command="run", func=_run)
 
     p = sub.add_parser("demo", help="copy the bundled orders example into DIR and run it")
@@ -189,7 +195,13 @@ def _run(args: argparse.Namespace, ctx: _Context) -> int:
     from .run import RunOptions
 
     options = RunOptions(
-        args.backend, args.workers, args.device, args.scheduler, args.base_dir, args.overrides
+        args.backend,
+        args.workers,
+        args.device,
+        args.scheduler,
+        args.base_dir,
+        args.overrides,
+        preview_dir=args.preview_dir,
     )
     if args.explain:
         return _explain(args.project, ctx, options, args.json)
