@@ -135,10 +135,8 @@ class PropertiesPanel(QWidget):
         assert spec is not None
         param = spec.param(name)
         editor = self.editors[name]
-        if value is None:
-            problems = ["is required"] if param.required else []
-        else:
-            problems = param.check(value)
+        missing = ["is required"] if param.required else []
+        problems = missing if value is None else param.check(value)
         if problems:
             editor.set_error("; ".join(problems))
             return

@@ -83,7 +83,7 @@ def test_expression_validates_as_you_type_and_commits_only_when_valid(panel, doc
     type_into(editor.line, "quantiti > 1")
     assert "unknown column 'quantiti'" in editor.error.text()
     type_into(editor.line, "price > 2")
-    assert not not editor.error.isHidden()
+    assert editor.error.isHidden()
     assert doc.node("stats").params["filter"] == "price > 2"
     doc.undo_stack.undo()
     assert doc.node("stats").params["filter"] == "quantity > 0"
