@@ -34,7 +34,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -264,9 +264,10 @@ class RunPanel(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(tabs)
         splitter.addWidget(self.charts)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
         self.splitter = splitter
+        self._sized = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.summary)
@@ -392,6 +393,14 @@ class RunPanel(QWidget):
         failed = [p for p in self.model.rows if p.state == "failed"]
         if failed:
             self.table.selectRow(self.model._index[failed[0].node])
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """The first time: the table gets two fifths, so every column of it shows."""
+        super().showEvent(event)
+        if not self._sized and self.width() > 0:
+            self._sized = True
+            total = max(self.splitter.width(), 1)
+            self.splitter.setSizes([total * 2 // 5, total - total * 2 // 5])
 
     # ------------------------------------------------------------------------------ internals
 
