@@ -20,6 +20,7 @@ from .errors import GraphmillError, ProjectError, Terminated, UsageError, errors
 from .registry import Registry, default_registry
 
 COMMANDS_GROUP = "graphmill.commands"
+DEFAULT_COMMAND = "gui"  # bare `graphmill` opens the designer when a plugin provides it
 
 
 class _Context:
@@ -42,8 +43,11 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        given = sys.argv[1:] if argv is None else list(argv)
+        if given or DEFAULT_COMMAND not in _command_names(parser):
+            parser.print_help()
+            return 0
+        args = parser.parse_args([DEFAULT_COMMAND])
     try:
         return int(args.func(args, _Context(registry)) or 0)
     except GraphmillError as exc:
@@ -118,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     _plugin_commands(sub)
     return parser
+
+
+def _command_names(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
 
 
 def _workers(text: str) -> int | str:
