@@ -115,7 +115,22 @@ def create_node(
         ng.view.setToolTip(f"missing: {node.type}" + (f" (plugin '{node.plugin}')" if node.plugin else ""))
     else:
         ng.view.setToolTip(f"{node.id}: {spec.type} ({spec.title})\n{spec.doc}")
+    _label(ng, "_gm_type_label", 0).setText(node.type)
     return ng
+
+
+def _label(ng: Any, attr: str, row: int) -> QGraphicsSimpleTextItem:
+    """A small text line under a node: row 0 is its type, row 1 its run state."""
+    label = getattr(ng.view, attr, None)
+    if label is None:
+        label = QGraphicsSimpleTextItem(ng.view)
+        font = label.font()
+        font.setPointSizeF(max(font.pointSizeF() * 0.8, 6))
+        label.setFont(font)
+        label.setBrush(_qcolor((150, 160, 170, 255)))
+        setattr(ng.view, attr, label)
+    label.setPos(3, ng.view.height + 1 + row * 13)
+    return label
 
 
 def node_pos(ng: BaseNode) -> tuple[float, float]:
@@ -200,14 +215,9 @@ def set_state(ng: BaseNode, state: str | None, text: str = "") -> None:
         if state not in STATE_COLORS:
             raise ValueError(f"unknown node state {state!r}; expected one of {', '.join(STATE_COLORS)}")
         _paint(ng, *STATE_COLORS[state])
-    label = getattr(ng.view, "_gm_state_label", None)
-    if label is None:
-        label = QGraphicsSimpleTextItem(ng.view)
-        label.setBrush(_qcolor((220, 220, 220, 255)))
-        ng.view._gm_state_label = label
+    label = _label(ng, "_gm_state_label", 1)
     label.setText(text)
     label.setBrush(_qcolor(STATE_COLORS[state][1] if state else (220, 220, 220, 255)))
-    label.setPos(2, ng.view.height + 2)
     label.setVisible(bool(text))
 
 

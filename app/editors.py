@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QTableWidget,
     QToolButton,
@@ -319,7 +320,8 @@ class TableEditor(ParamEditor):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setMinimumHeight(90)
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.mode: QComboBox | None = None
         buttons = QWidget()
         h = QHBoxLayout(buttons)
@@ -351,7 +353,17 @@ class TableEditor(ParamEditor):
         for col, cell in enumerate(self.cells):
             value = values[col] if values else None
             self.table.setCellWidget(row, col, self._cell_widget(cell, value))
+        self._fit_height()
         return row
+
+    def _fit_height(self) -> None:
+        """As tall as its rows (at least two, at most eight), so the panel scrolls, not the table."""
+        rows = min(max(self.table.rowCount(), 2), 8)
+        height = (
+            self.table.horizontalHeader().sizeHint().height()
+            + rows * self.table.verticalHeader().defaultSectionSize()
+        )
+        self.table.setFixedHeight(height + 2 * self.table.frameWidth())
 
     def cell(self, row: int, col: int) -> QWidget:
         return self.table.cellWidget(row, col)
@@ -379,8 +391,26 @@ class TableEditor(ParamEditor):
         line.editingFinished.connect(self.commit)
         return line
 
+    def _schema_before(self, line: QLineEdit) -> dict[str, str | None] | None:
+        """The input columns plus those defined by earlier rows (`columns` run in order)."""
+        if self.schema is None:
+            return None
+        schema = dict(self.schema)
+        for row in range(self.table.rowCount()):
+            name_cell, expr_cell = self.cell(row, 0), self.cell(row, 1)
+            if expr_cell is line:
+                break
+            name = name_cell.text().strip() if isinstance(name_cell, QLineEdit) else ""
+            text = expr_cell.text() if isinstance(expr_cell, QLineEdit) else ""
+            if name:
+                try:
+                    schema[name] = parse_expression(text).infer_type(schema)
+                except ExprError:
+                    schema[name] = None
+        return schema
+
     def _check_cell(self, line: QLineEdit, text: str) -> None:
-        problem = check_expression(text, self.schema) if text.strip() else None
+        problem = check_expression(text, self._schema_before(line)) if text.strip() else None
         line.setStyleSheet("background: #5a2320;" if problem else "")
         line.setToolTip(f"{problem.message}\n{problem.pointer()}" if problem else "")
         self.set_error(f"{problem.message}: {problem.pointer()}" if problem else None)
@@ -415,6 +445,7 @@ class TableEditor(ParamEditor):
             for values in self.from_value(value):
                 self.add_row(values)
         self.table.setEnabled(is_list)
+        self._fit_height()
 
     def _mode_changed(self) -> None:
         listing = self.mode is not None and self.mode.currentData() == "list"
@@ -428,6 +459,7 @@ class TableEditor(ParamEditor):
         row = self.table.currentRow()
         if row >= 0:
             self.table.removeRow(row)
+            self._fit_height()
             self.commit()
 
     def _move(self, step: int) -> None:

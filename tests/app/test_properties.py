@@ -231,3 +231,13 @@ def test_run_time_type_gets_typed_editors(panel, doc):
     panel.editors["width"].spin.setValue(2.5)
     assert doc.node(nid).params["width"] == 2.5
     assert isinstance(panel.editors["exact"].box, QCheckBox)
+
+
+def test_expressions_table_knows_columns_defined_by_earlier_rows(panel):
+    show(panel, "stats")
+    cols = panel.editors["columns"]
+    big = cols.cell(1, 1)
+    assert big.text() == "revenue > 100" and not big.styleSheet(), "revenue comes from the row above"
+    cols.cell(0, 0).setText("rev")
+    big.setText("revenue > 101")
+    assert "unknown column 'revenue'" in big.toolTip()
