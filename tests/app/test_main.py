@@ -227,3 +227,34 @@ def test_build_the_orders_pipeline_from_the_palette_and_save_a_valid_project(
     }
     capsys.readouterr()
     assert cli.main(["validate", str(target)]) == 0, capsys.readouterr().out
+
+
+def test_edit_shortcuts_copy_paste_delete_select_all_undo(window, orders):
+    window.open_path(orders)
+    window.canvas.viewer.setFocus()
+    press(window, "Ctrl+A")
+    assert window.canvas.selected_ids() == ["orders", "tidy", "split", "stats", "out"]
+    press(window, "Ctrl+C")
+    press(window, "Ctrl+V")
+    assert len(window.document.project.nodes) == 10 and len(window.document.project.edges) == 8
+    window.canvas.select(["source_generate_1"])
+    window.canvas.viewer.setFocus()
+    QTest.keyClick(window.canvas.viewer, Qt.Key.Key_Delete)
+    assert len(window.document.project.nodes) == 9 and len(window.document.project.edges) == 7
+    press(window, "Ctrl+Z")
+    press(window, "Ctrl+Z")
+    assert len(window.document.project.nodes) == 5 and not window.document.modified
+
+
+def test_hand_written_project_opens_laid_out_and_unmodified(window, tmp_path):
+    from .test_document import HAND_WRITTEN
+
+    path = tmp_path / "hand.graphmill.json"
+    path.write_text(json.dumps(HAND_WRITTEN, indent=1))
+    window.open_path(path)
+    xs = [window.canvas.scene_node(n).view.xy_pos[0] for n in ("a", "b", "c")]
+    assert xs == sorted(xs) and xs[0] < xs[2]
+    assert window.windowTitle() == "Graphmill - by hand"
+    window.document.move_nodes({"a": (0, 500)})
+    press(window, "Ctrl+L")
+    assert window.document.position("a") == (0, 0) and window.document.modified
