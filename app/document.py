@@ -69,6 +69,8 @@ class Document(QObject):
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self.undo_stack.indexChanged.connect(self._bump)
+        for sig in (self.node_added, self.node_removed, self.node_changed, self.edge_added, self.edge_removed):
+            sig.connect(self._bump)  # merged commands change the project without a new index
         self.project = Project(name="Untitled")
         self.path: Path | None = None
         self._loaded_text: str | None = None  # the file as read, written back while unchanged
@@ -190,7 +192,9 @@ class Document(QObject):
         self.modified_changed.emit(self.modified)
 
     @Slot()
-    def _bump(self) -> None:
+    @Slot(str)
+    @Slot(object)
+    def _bump(self, *_args: object) -> None:
         self._revision += 1
 
     @Slot(bool)
