@@ -69,7 +69,13 @@ class Document(QObject):
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self.undo_stack.indexChanged.connect(self._bump)
-        for sig in (self.node_added, self.node_removed, self.node_changed, self.edge_added, self.edge_removed):
+        for sig in (
+            self.node_added,
+            self.node_removed,
+            self.node_changed,
+            self.edge_added,
+            self.edge_removed,
+        ):
             sig.connect(self._bump)  # merged commands change the project without a new index
         self.project = Project(name="Untitled")
         self.path: Path | None = None
