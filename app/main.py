@@ -1,14 +1,12 @@
 """The QApplication and the main window: assembly of the designer's parts, nothing else.
 
-`graphmill gui [PROJECT]` (and a bare `graphmill`) start here through the entry point
-`graphmill.commands: gui = app.main:register`. The run side plugs in later through
+`graphmill gui [PROJECT]` (and a bare `graphmill`) start here through app/command.py, the
+entry point `graphmill.commands: gui = app.command:register`. The run side plugs in later through
 `run_action` / `stop_action` (created disabled) and `add_dock`.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import signal
 import sys
 from pathlib import Path
@@ -315,30 +313,6 @@ def run(
     if not window.offer_recovery() and project is not None:
         window.open_path(project)
     return int(app.exec())
-
-
-def _has_display() -> bool:
-    if sys.platform != "linux" or os.environ.get("QT_QPA_PLATFORM"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-def register(subparsers: Any) -> None:
-    """Entry point of `graphmill.commands`: adds `graphmill gui [PROJECT]`."""
-    p = subparsers.add_parser("gui", help="open the designer (also what a bare `graphmill` does)")
-    p.add_argument("project", type=Path, nargs="?", help="a *.graphmill.json file to open")
-    p.set_defaults(command="gui", func=_gui_command)
-
-
-def _gui_command(args: argparse.Namespace, ctx: Any) -> int:
-    if not _has_display():
-        print(
-            "error: the designer needs a display (DISPLAY or WAYLAND_DISPLAY is not set); "
-            "see `graphmill --help` for the headless commands",
-            file=sys.stderr,
-        )
-        return 2
-    return run(args.project, ctx.registry)
 
 
 if __name__ == "__main__":

@@ -159,16 +159,6 @@ def test_autosave_timer_writes_while_modified(qtbot, reg, tmp_path):
     assert not window.autosaver.file.exists()
 
 
-def test_bare_graphmill_opens_the_designer(monkeypatch):
-    import app.main
-
-    calls: list[object] = []
-    monkeypatch.setattr(app.main, "run", lambda project, registry: calls.append(project) or 0)
-    assert cli.main([]) == 0
-    assert cli.main(["gui", "x.graphmill.json"]) == 0
-    assert calls == [None, Path("x.graphmill.json")]
-
-
 def test_build_the_orders_pipeline_from_the_palette_and_save_a_valid_project(
     window, qtbot, tmp_path, monkeypatch, capsys
 ):
