@@ -23,7 +23,6 @@ from .document import Document
 
 NODE_MIME = "nodegraphqt/nodes"  # a format NodeGraphQt's viewer accepts for drops
 TYPE_PREFIX = "graphmill-type:"
-FRAGMENT_MIME = "application/x-graphmill-fragment"
 NODE_STATES = tuple(convert.STATE_COLORS)
 
 
@@ -53,9 +52,11 @@ class _Graph(NodeGraph):
     """NodeGraph whose gesture slots report to the canvas instead of editing its own model."""
 
     def __init__(self, canvas: Canvas) -> None:
-        stack = QUndoStack()
+        # Everything is owned by the canvas widget, so Qt destroys it in one order (objects
+        # without a parent here crashed the interpreter at exit).
+        stack = QUndoStack(canvas)
         stack.setUndoLimit(1)  # its commands are scene bookkeeping only: keep none around
-        super().__init__(undo_stack=stack, viewer=_Viewer(undo_stack=stack))
+        super().__init__(canvas, undo_stack=stack, viewer=_Viewer(canvas, undo_stack=stack))
         self._stack = stack
         self.canvas = canvas
 
@@ -183,23 +184,19 @@ class Canvas(QWidget):
             self.document.remove_backdrops(backdrops)
 
     def copy_selected(self) -> bool:
+        """Put the selected nodes on the clipboard as fragment JSON (plain text)."""
         ids = self.selected_ids()
         if not ids:
             return False
-        mime = QMimeData()
-        text = self.document.copy(ids)
-        mime.setData(FRAGMENT_MIME, text.encode())
-        mime.setText(text)
-        QGuiApplication.clipboard().setMimeData(mime)
+        # Plain text, not a QMimeData of our own: PySide6 6.12 frees a QMimeData given to
+        # QClipboard.setMimeData twice at exit (a crash). The JSON names its own format.
+        QGuiApplication.clipboard().setText(self.document.copy(ids))
         return True
 
     def paste(self) -> list[str]:
-        mime = QGuiApplication.clipboard().mimeData()
-        if mime is None or not (mime.hasFormat(FRAGMENT_MIME) or mime.hasText()):
+        text = QGuiApplication.clipboard().text()
+        if not text.strip():
             return []
-        text = (
-            bytes(mime.data(FRAGMENT_MIME).data()).decode() if mime.hasFormat(FRAGMENT_MIME) else mime.text()
-        )
         try:
             ids = self.document.paste(text)
         except ValueError as exc:
