@@ -20,6 +20,7 @@ from .errors import GraphmillError, ProjectError, Terminated, UsageError, errors
 from .registry import Registry, default_registry
 
 COMMANDS_GROUP = "graphmill.commands"
+DEFAULT_COMMAND = "gui"  # bare `graphmill` opens the designer when a plugin provides it
 
 
 class _Context:
@@ -42,8 +43,11 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        given = sys.argv[1:] if argv is None else list(argv)
+        if given or DEFAULT_COMMAND not in _command_names(parser):
+            parser.print_help()
+            return 0
+        args = parser.parse_args([DEFAULT_COMMAND])
     try:
         return int(args.func(args, _Context(registry)) or 0)
     except GraphmillError as exc:
@@ -89,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--explain", action="store_true", help="print the plan (stages, fused nodes, exchanges) and stop"
     )
     p.add_argument("--json", action="store_true", help="with --explain: the plan as JSON")
+    p.add_argument(
+        "--preview-dir",
+        type=Path,
+        metavar="DIR",
+        help="write the first 1000 rows of every node's output to DIR as Parquet, with manifest.json",
+    )
     p.set_defaults(command="run", func=_run)
 
     p = sub.add_parser("demo", help="copy the bundled orders example into DIR and run it")
@@ -112,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     _plugin_commands(sub)
     return parser
+
+
+def _command_names(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
 
 
 def _workers(text: str) -> int | str:
@@ -189,7 +206,13 @@ def _run(args: argparse.Namespace, ctx: _Context) -> int:
     from .run import RunOptions
 
     options = RunOptions(
-        args.backend, args.workers, args.device, args.scheduler, args.base_dir, args.overrides
+        args.backend,
+        args.workers,
+        args.device,
+        args.scheduler,
+        args.base_dir,
+        args.overrides,
+        preview_dir=args.preview_dir,
     )
     if args.explain:
         return _explain(args.project, ctx, options, args.json)

@@ -30,6 +30,7 @@ from .expr import ExprError
 from .frames import assembled, in_table_order, ordered
 from .models import Project
 from .plan import Combine, Fn, Plan, Ref, Stage, Whole, build_plan
+from .preview import Previews, head_in_table_order
 from .projectfile import write_beside
 from .registry import Registry
 from .steps import BuildContext, Read, Step
@@ -71,9 +72,9 @@ def build_steps(project: Project, registry: Registry, base_dir: Path) -> dict[st
     return steps
 
 
-def plan_project(project: Project, registry: Registry, base_dir: str | Path) -> Plan:
+def plan_project(project: Project, registry: Registry, base_dir: str | Path, previews: bool = False) -> Plan:
     """The plan `run` would execute (for `--explain`); reads no data."""
-    return build_plan(project, registry, build_steps(project, registry, Path(base_dir)))
+    return build_plan(project, registry, build_steps(project, registry, Path(base_dir)), previews)
 
 
 def run(
@@ -83,16 +84,20 @@ def run(
     backend: Backend,
     on_event: EventHandler = _quiet,
     rows: dict[str, int] | None = None,
+    previews: Previews | None = None,
 ) -> RunResult:
     """Run every operation of the plan; commit all sink files at the end, or none.
 
     `rows` (node -> rows that entered it, or that a source read, so far) is updated as
-    partitions finish, for a metrics sampler.
+    partitions finish, for a metrics sampler. `previews` collects the first rows of every
+    node's output (engine.preview); it holds what the finished nodes gave if the run fails.
     """
     started = time.perf_counter()
-    plan = plan_project(project, registry, base_dir)
+    plan = plan_project(project, registry, base_dir, previews is not None)
     types = {n.id: n.type for n in project.nodes}
-    execution = _Execution(plan, backend, on_event, {} if rows is None else rows, types)
+    execution = _Execution(plan, backend, on_event, {} if rows is None else rows, types, previews)
+    if previews is not None:
+        previews.expect(plan.previews)
     try:
         for index, op in enumerate(plan.ops):
             execution.run_op(index, op)
@@ -148,6 +153,8 @@ class _Execution:
     emit: EventHandler
     rows: dict[str, int]  # rows that entered each node so far (its first operation)
     types: dict[str, str] = field(default_factory=dict)
+    previews: Previews | None = None
+    tapped: set[Ref] = field(default_factory=set)  # held outputs already previewed
     values: dict[Ref, Any] = field(default_factory=dict)
     pending: Pending = field(default_factory=list)
     result: RunResult = field(default_factory=RunResult)
@@ -165,6 +172,8 @@ class _Execution:
         else:
             with _blaming(op.node):
                 self._driver_op(index, op)
+        if self.previews is not None:
+            self._tap_held()
         for ref, last in self.plan.last_use.items():
             if last == index:
                 self.values.pop(ref, None)
@@ -172,7 +181,21 @@ class _Execution:
             if self.plan.last_op[node] == index:
                 stats = self.result.nodes[node]
                 stats.seconds = time.perf_counter() - self.started[node]
+                if self.previews is not None:
+                    self.previews.finish(node, stats.rows_out)
                 self.emit(NodeFinished(node=node, **asdict(stats)))
+
+    def _tap_held(self) -> None:
+        """Previews of held outputs (an aggregate's, an exchange's, a join's) as they appear."""
+        assert self.previews is not None
+        for ref, keys in self.plan.held_taps.items():
+            if ref in self.values and ref not in self.tapped:
+                self.tapped.add(ref)
+                parts = self.values[ref]
+                parts = parts if isinstance(parts, list) else [parts]
+                in_order = in_table_order(parts)
+                for key in keys:
+                    self.previews.add_held(key, parts, in_order)
 
     def _driver_op(self, index: int, op: Combine | Whole) -> None:
         first = self.plan.first_op[op.node] == index
@@ -202,19 +225,27 @@ class _Execution:
         load = stage.source.load if isinstance(stage.source, Read) else None
         if load is not None and stage.source_bound is not None:
             load = partial(_call_bound, load, self.values[stage.source_bound])
+        # sources and row-local steps keep row order; only a hash split's output may not be in it
+        in_order = not isinstance(stage.source, Ref) or in_table_order(self.values[stage.source])
+        taps = [key for f in stage.fns for key in f.tap] if self.previews is not None else []
         task = _Task(
             load=load,
             source_node=stage.source_node,
-            fns=tuple((f.node, self._bind(f)) for f in stage.fns),
+            fns=tuple(
+                (f.node, _Tap(f.tap, self.previews.rows) if f.tap and self.previews else self._bind(f))
+                for f in stage.fns
+            ),
             partial=(stage.partial.node, self._bind(stage.partial)) if stage.partial else None,
             keep=keep or stage.write is not None,
             sink=stage.write[0] if stage.write else None,
+            tapped=bool(taps),
         )
-        counter = _StageCounter(self, index, stage)
-        # sources and row-local steps keep row order; only a hash split's output may not be in it
-        in_order = not isinstance(stage.source, Ref) or in_table_order(self.values[stage.source])
+        counter = _StageCounter(self, index, stage, in_order)
         backend = self.backend.choose(stage.gil)
-        results = counter.track(backend.imap(task, self._items(index, stage)))
+        items = self._items(index, stage)
+        if taps:
+            items = _wanting(items, self.previews, taps, in_order)  # type: ignore[arg-type]
+        results = counter.track(backend.imap(task, items))
         frames: list[pd.DataFrame] = []
         partials: list[Any] = []
         try:
@@ -264,6 +295,15 @@ class _Execution:
         return iter(held)
 
 
+def _wanting(items: Iterator[Any], previews: Previews, keys: list[str], in_order: bool) -> Iterator[Any]:
+    """Each item with the preview keys its task should hand heads back for: while a head still
+    needs rows, asked as the task is handed out (a few in flight may bring more than needed);
+    every task's, when the partitions are not in table order (after a hash split)."""
+    every = frozenset(keys)
+    for item in items:
+        yield (previews.wanted(keys) if in_order else every), item
+
+
 def _draining(queue: deque[Any]) -> Iterator[Any]:
     while queue:
         yield queue.popleft()
@@ -276,6 +316,7 @@ class _StageCounter:
     execution: _Execution
     index: int
     stage: Stage
+    in_order: bool = True
     tasks: int = 0
     rows_in: dict[str, int] = field(default_factory=dict)
     rows_out: dict[str, int] = field(default_factory=dict)
@@ -302,6 +343,9 @@ class _StageCounter:
                 if node in first:
                     rows = self.execution.rows
                     rows[node] = rows.get(node, 0) + (rows_in or rows_out)
+            if done.heads:
+                for key, head in done.heads.items():
+                    self.execution.previews.add(key, head, self.in_order)  # type: ignore[union-attr]
             self.tasks += 1
             yield done
 
@@ -321,6 +365,15 @@ class _Done:
     nbytes: int
     seconds: float
     pid: int
+    heads: dict[str, pd.DataFrame] | None = None  # preview key -> the head of the output here
+
+
+@dataclass(frozen=True)
+class _Tap:
+    """Where a node's output is complete inside a task: hands back its first rows (previews)."""
+
+    keys: tuple[str, ...]
+    rows: int
 
 
 @dataclass(frozen=True)
@@ -333,10 +386,15 @@ class _Task:
     partial: tuple[str, Callable[[pd.DataFrame], Any]] | None
     keep: bool
     sink: str | None = None  # the sink node the frames go to (counted here, written by the driver)
+    tapped: bool = False  # items come as (preview keys wanted, item)
 
     def __call__(self, item: Any) -> _Done:
         t0 = time.perf_counter()
         counts: dict[str, list[int]] = {}
+        heads: dict[str, pd.DataFrame] | None = None
+        if self.tapped:
+            wanted, item = item
+            heads = {}
         if self.source_node is not None:
             with _blaming(self.source_node):
                 frame = self.load(item) if self.load is not None else item
@@ -344,6 +402,10 @@ class _Task:
         else:
             frame = assembled(item)  # a row split's Pieces are put together here, in the task
         for node, fn in self.fns:
+            if isinstance(fn, _Tap):
+                if heads is not None:
+                    heads.update({k: head_in_table_order(frame, fn.rows) for k in fn.keys if k in wanted})
+                continue
             rows = len(frame)
             with _blaming(node):
                 frame = fn(frame)
@@ -365,6 +427,7 @@ class _Task:
             _nbytes(frame),
             time.perf_counter() - t0,
             os.getpid(),
+            heads,
         )
 
 

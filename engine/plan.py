@@ -37,6 +37,7 @@ class Fn:
     fn: Callable[..., Any]
     bound: Ref | None = None
     gil: bool = False  # holds the GIL: under `auto`, the stage runs in worker processes
+    tap: tuple[str, ...] = ()  # a preview tap (keys of engine.preview): the node's output is complete here
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,10 @@ class Plan:
     last_op: dict[str, int]
     last_use: dict[Ref, int]  # the last operation that reads each value: it may be freed after
     project: str = ""
+    # with previews: each preview key's (node, port), and the held values that are a node's
+    # whole output (an aggregate's, an exchange's, a join's), tapped by the driver
+    previews: dict[str, tuple[str, str]] = field(default_factory=dict)
+    held_taps: dict[Ref, list[str]] = field(default_factory=dict)
 
     @property
     def stages(self) -> list[Stage]:
@@ -142,8 +147,14 @@ class Plan:
         return "\n".join(lines)
 
 
-def build_plan(project: Project, registry: Registry, steps: dict[str, list[Step]]) -> Plan:
-    """Stages for the whole graph; the symbolic walk the executor then runs."""
+def build_plan(
+    project: Project, registry: Registry, steps: dict[str, list[Step]], previews: bool = False
+) -> Plan:
+    """Stages for the whole graph; the symbolic walk the executor then runs.
+
+    With `previews`, each node's output gets a tap where it is complete (before it is projected
+    to what its readers use): a step of the task that computes it, or the held value itself.
+    """
     order = topological_order(project)
     if order is None:
         raise ValueError("the graph has a cycle")
@@ -151,11 +162,16 @@ def build_plan(project: Project, registry: Registry, steps: dict[str, list[Step]
     feeds = {(e.target.node, e.target.port): (e.source.node, e.source.port) for e in project.edges}
     readers = Counter((e.source.node, e.source.port) for e in project.edges)
     flows: dict[tuple[str, str], _Flow] = {}
-    needed = _needed_columns(project, registry, order)
+    needed = _needed_columns(project, registry, order, previews)
     for node in order:
         spec = registry[node.type]
         inputs = {p.name: flows[feeds[(node.id, p.name)]] for p in spec.inputs if (node.id, p.name) in feeds}
         out = builder.node(node.id, steps[node.id], inputs)
+        if previews and out is not None and spec.outputs:
+            names = [p.name for p in spec.outputs]
+            keys = {(node.id if len(names) == 1 else f"{node.id}.{n}"): n for n in names}
+            builder.previews.update({key: (node.id, port) for key, port in keys.items()})
+            out = builder.tap(out, node.id, tuple(keys))
         for port in spec.outputs:
             if out is None:
                 continue
@@ -179,12 +195,13 @@ def project_columns(frame: Any, keep: frozenset[str]) -> Any:
 
 
 def _needed_columns(
-    project: Project, registry: Registry, order: list[Any]
+    project: Project, registry: Registry, order: list[Any], previews: bool = False
 ) -> dict[tuple[str, str], set[str]]:
     """Per output port, the columns its readers use, where every reader says (`NodeSpec.reads`).
 
     Walked from the sinks back: an exchange (`partition`) passes on what its own readers need,
-    plus its params' columns (a hash key); a reader that does not say needs every column.
+    plus its params' columns (a hash key); a reader that does not say needs every column. With
+    previews, an exchange takes every column, so that its preview shows its whole output.
     """
     readers: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for e in project.edges:
@@ -196,7 +213,7 @@ def _needed_columns(
         for port in spec.outputs:
             wanted: set[str] | None = set()
             for target, _ in readers.get((node.id, port.name), []):
-                used = _input_columns(registry, nodes[target], needed)
+                used = _input_columns(registry, nodes[target], needed, previews)
                 wanted = None if used is None or wanted is None else wanted | used
             if wanted and readers.get((node.id, port.name)):
                 needed[(node.id, port.name)] = wanted
@@ -208,10 +225,14 @@ def _is_exchange(registry: Registry, node: Any) -> bool:
     return spec.execution_shape(spec.with_defaults(node.given_params())) == Shape.EXCHANGE
 
 
-def _input_columns(registry: Registry, node: Any, needed: dict[tuple[str, str], set[str]]) -> set[str] | None:
+def _input_columns(
+    registry: Registry, node: Any, needed: dict[tuple[str, str], set[str]], previews: bool = False
+) -> set[str] | None:
     spec = registry[node.type]
     params = spec.with_defaults(node.given_params())
     if _is_exchange(registry, node):
+        if previews:
+            return None
         outs = [needed.get((node.id, p.name)) for p in spec.outputs]
         if any(o is None for o in outs):
             return None
@@ -243,6 +264,8 @@ class _Builder:
     stage_count: int = 0
     first_op: dict[str, int] = field(default_factory=dict)
     last_op: dict[str, int] = field(default_factory=dict)
+    previews: dict[str, tuple[str, str]] = field(default_factory=dict)
+    held_taps: dict[Ref, list[str]] = field(default_factory=dict)
 
     def ref(self) -> Ref:
         self.refs += 1
@@ -279,6 +302,14 @@ class _Builder:
         self.stage(_Flow(first, node), partial=Fn(node, "scan", read.scan), partials=scans)
         self.add(Combine(node, "scan", read.combine_scans, scans, scanned, table=False))
         return scanned
+
+    def tap(self, flow: _Flow, node: str, keys: tuple[str, ...]) -> _Flow:
+        """A preview of the flow's frames: a step in the task computing them, or, for a held
+        value with no work left to do, a tap the driver takes (no stage is added for it)."""
+        if isinstance(flow.source, Ref) and not flow.fns:
+            self.held_taps.setdefault(flow.source, []).extend(keys)
+            return flow
+        return flow.then(Fn(node, "preview", _identity, tap=keys))
 
     def drain(self, flow: _Flow) -> None:
         if flow.fns or not isinstance(flow.source, Ref):
@@ -330,7 +361,11 @@ class _Builder:
         for i, op in enumerate(self.ops):
             for ref in _reads(op):
                 last_use[ref] = i
-        return Plan(self.ops, self.first_op, self.last_op, last_use, project)
+        return Plan(self.ops, self.first_op, self.last_op, last_use, project, self.previews, self.held_taps)
+
+
+def _identity(frame: Any) -> Any:
+    return frame
 
 
 def _with_previous(fn: Callable[..., Any], frame: Any, previous: Any) -> Any:

@@ -31,6 +31,8 @@ class RunOptions:
     scheduler: str | None = None
     base_dir: Path | None = None
     overrides: Sequence[str] = ()
+    preview_dir: Path | None = None  # write the first `preview_rows` rows of every node's output here
+    preview_rows: int = 1000
 
 
 def parse_override(text: str) -> tuple[str, str, Any]:
@@ -183,14 +185,21 @@ def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequ
         )
     )
     rows: dict[str, int] = {}
+    previews = None
+    if options.preview_dir is not None:
+        from .preview import Previews
+
+        previews = Previews(options.preview_rows)
     sampler = MetricsSampler(emit, rows)
     sampler.start()
     status, code = "failed", 1
     try:
-        result = run(project, registry, base_dir, backend, emit, rows)
+        result = run(project, registry, base_dir, backend, emit, rows, previews)
         status, code = "done", 0
+        _write_previews(previews, options.preview_dir, "done", emit)
     except DataError as exc:
         emit(ErrorRaised(message=exc.message, node=exc.node, column=exc.column, line=exc.line))
+        _write_previews(previews, options.preview_dir, "failed", emit)
         raise
     except (KeyboardInterrupt, Terminated) as exc:
         status, code = "interrupted", 130 if isinstance(exc, KeyboardInterrupt) else 143
@@ -211,6 +220,16 @@ def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequ
             )
         )
     return result
+
+
+def _write_previews(previews: Any, directory: Path | None, status: str, emit: Emitter) -> None:
+    """Previews are a by-product: failing to write them is a warning, never a failed run."""
+    if previews is None or directory is None:
+        return
+    try:
+        previews.write(directory, status)
+    except OSError as exc:
+        emit(WarningIssued(message=f"cannot write previews to {directory}: {exc.strerror or exc}"))
 
 
 __all__ = ["RunOptions", "explain_file", "prepare", "run_file"]

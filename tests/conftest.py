@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+# pydantic before PySide6: once pytest-qt has imported PySide6, shiboken's import hook makes
+# pydantic's lazy submodule imports fail (a circular ImportError) in the app tests.
+import engine.models  # noqa: F401
+
 settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile(
     "dev", max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow]
