@@ -141,9 +141,6 @@ class Canvas(QWidget):
     def selected_backdrops(self) -> list[str]:
         return [bid for bid, bd in self._backdrops.items() if bd.view.isSelected()]
 
-    def node_state(self, node_id: str) -> str:
-        return convert.state_text(self._nodes[node_id])
-
     def port_scene_pos(self, node_id: str, port: str, output: bool) -> Any:
         """Scene position of a port's centre (to aim the mouse at it)."""
         item = convert.ports(self._nodes[node_id], output)[port].view
@@ -237,6 +234,11 @@ class Canvas(QWidget):
         ng = self._nodes.get(node_id)
         if ng is not None:
             convert.set_state(ng, state, text)
+
+    def node_state(self, node_id: str) -> tuple[str | None, str]:
+        """A node's run state and the text under it, as the person sees them."""
+        ng = self._nodes[node_id]
+        return convert.state_of(ng), convert.state_text(ng)
 
     def clear_node_states(self) -> None:
         for ng in self._nodes.values():

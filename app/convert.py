@@ -215,10 +215,15 @@ def set_state(ng: BaseNode, state: str | None, text: str = "") -> None:
         if state not in STATE_COLORS:
             raise ValueError(f"unknown node state {state!r}; expected one of {', '.join(STATE_COLORS)}")
         _paint(ng, *STATE_COLORS[state])
+    ng.view._gm_state = state
     label = _label(ng, "_gm_state_label", 1)
     label.setText(text)
     label.setBrush(_qcolor(STATE_COLORS[state][1] if state else (220, 220, 220, 255)))
     label.setVisible(bool(text))
+
+
+def state_of(ng: BaseNode) -> str | None:
+    return getattr(ng.view, "_gm_state", None)
 
 
 def state_text(ng: BaseNode) -> str:

@@ -1,8 +1,8 @@
 """The QApplication and the main window: assembly of the designer's parts, nothing else.
 
 `graphmill gui [PROJECT]` (and a bare `graphmill`) start here through app/command.py, the
-entry point `graphmill.commands: gui = app.command:register`. The run side plugs in later through
-`run_action` / `stop_action` (created disabled) and `add_dock`.
+entry point `graphmill.commands: gui = app.command:register`. The run side (app/runcontrol.py)
+plugs in through `run_action` / `stop_action` and `add_dock`.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from .canvas import Canvas
 from .document import Document
 from .palette import Palette
 from .properties import PropertiesPanel
+from .runcontrol import RunControl
 
 APP_NAME = "Graphmill"
 FILE_FILTER = f"Graphmill projects (*{SUFFIX});;JSON files (*.json);;All files (*)"
@@ -59,8 +60,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         left = self.add_dock(self.palette, "Nodes", Qt.DockWidgetArea.LeftDockWidgetArea)
         right = self.add_dock(self.properties, "Properties", Qt.DockWidgetArea.RightDockWidgetArea)
-        self.resizeDocks([left, right], [230, 440], Qt.Orientation.Horizontal)
         self._make_actions()
+        self.run_control = RunControl(self)
+        self.resizeDocks([left, right], [230, 440], Qt.Orientation.Horizontal)
         self._make_menus()
         self.canvas.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.canvas.selection_changed.connect(self._on_selection_changed)
@@ -127,7 +129,7 @@ class MainWindow(QMainWindow):
         self.add_node_action = self._action("Add &Node…", self.canvas.tab_search)
         self.run_action = self._action("&Run", shortcut="F5", tip="Run the project")
         self.stop_action = self._action("&Stop", shortcut="Shift+F5", tip="Stop the run")
-        self.run_action.setEnabled(False)  # wired by the run side
+        self.run_action.setEnabled(False)  # enabled by the run side (app/runcontrol.py)
         self.stop_action.setEnabled(False)
 
     def _make_menus(self) -> None:
@@ -293,6 +295,7 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        self.run_control.shutdown()
         self.autosaver.stop()  # a clean exit leaves nothing to recover
         event.accept()
 

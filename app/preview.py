@@ -29,10 +29,6 @@ from PySide6.QtWidgets import QLabel, QTableView, QVBoxLayout, QWidget
 
 from engine.preview import read_manifest
 
-from ._qtfix import keep_bools_alive
-
-keep_bools_alive()  # PySide6 6.12 drops references to True on emit (app/_qtfix.py)
-
 AnyIndex = QModelIndex | QPersistentModelIndex
 
 

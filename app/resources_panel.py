@@ -36,10 +36,6 @@ from PySide6.QtWidgets import (
 
 from engine.models import Resources
 
-from ._qtfix import keep_bools_alive
-
-keep_bools_alive()  # PySide6 6.12 drops references to True on emit (app/_qtfix.py)
-
 BACKENDS = {
     "auto": "auto: threads, or processes where a step holds the GIL",
     "sequential": "sequential: one partition at a time, in one process",

@@ -40,10 +40,6 @@ from PySide6.QtCore import QObject, QProcess, QTimer, Signal, Slot
 
 from engine import events as ev
 
-from ._qtfix import keep_bools_alive
-
-keep_bools_alive()  # PySide6 6.12 drops references to True on emit (app/_qtfix.py)
-
 STATES = ("waiting", "running", "done", "failed")
 
 # The child lowers its own priority and leads a new process group (so a kill reaches its
@@ -235,6 +231,11 @@ class Runner(QObject):
             self._kill_timer.start(int(self.grace_s * 1000))
         else:
             self._process.kill()
+
+    def wait(self, msecs: int = -1) -> bool:
+        """Block until the run has ended (a window closing during a run); True when it has."""
+        process = self._process
+        return process is None or process.waitForFinished(msecs)
 
     # ------------------------------------------------------------------------------ internals
 

@@ -50,10 +50,7 @@ from PySide6.QtWidgets import (
 
 from engine import events as ev
 
-from ._qtfix import keep_bools_alive
 from .runner import NodeProgress, RunSummary
-
-keep_bools_alive()  # PySide6 6.12 drops references to True on emit (app/_qtfix.py)
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 STATE_COLOURS = {

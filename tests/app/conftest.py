@@ -48,3 +48,17 @@ def examples(tmp_path: Path) -> Path:
 @pytest.fixture
 def orders(examples: Path) -> Path:
     return examples / "orders.graphmill.json"
+
+
+@pytest.fixture
+def window(qtbot, reg, tmp_path):
+    """The main window, shown; closed without a prompt at the end."""
+    from app.main import MainWindow
+
+    w = MainWindow(reg, recovery_dir=tmp_path / "recovery")
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.document.undo_stack.setClean()  # nothing to ask (a modal prompt would block the run)
+    w.close()
+    w.deleteLater()

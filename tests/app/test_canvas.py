@@ -165,9 +165,9 @@ def test_backdrop_around_selection_is_saved_in_project_ui(doc, canvas):
 def test_set_node_state_colours_and_labels_a_node(doc, canvas, state):
     doc.add_node("clean", node_id="a")
     canvas.set_node_state("a", state, "3/8 partitions")
-    assert canvas.node_state("a") == "3/8 partitions"
+    assert canvas.node_state("a") == (state, "3/8 partitions")
     canvas.clear_node_states()
-    assert canvas.node_state("a") == ""
+    assert canvas.node_state("a") == (None, "")
     with pytest.raises(ValueError, match="unknown node state"):
         canvas.set_node_state("a", "exploded", "")
 

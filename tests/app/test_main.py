@@ -23,17 +23,6 @@ Button = QMessageBox.StandardButton
 
 
 @pytest.fixture
-def window(qtbot, reg, tmp_path):
-    w = MainWindow(reg, recovery_dir=tmp_path / "recovery")
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.document.undo_stack.setClean()  # nothing to ask (a modal prompt would block the run)
-    w.close()
-    w.deleteLater()
-
-
-@pytest.fixture
 def answers(monkeypatch):
     """Patch QMessageBox.question: the test queues the buttons a person would click."""
     queued: list[Button] = []
@@ -63,7 +52,7 @@ def test_title_shows_name_and_a_star_while_modified(window, orders):
     assert window.windowTitle().endswith("*")
 
 
-def test_actions_have_their_shortcuts_and_run_hooks_start_disabled(window):
+def test_actions_have_their_shortcuts_and_only_stop_starts_disabled(window):
     shortcuts = {
         window.open_action: "Ctrl+O",
         window.save_action: "Ctrl+S",
@@ -77,7 +66,7 @@ def test_actions_have_their_shortcuts_and_run_hooks_start_disabled(window):
     }
     for action, keys in shortcuts.items():
         assert action.shortcut().toString() == keys
-    assert not window.run_action.isEnabled() and not window.stop_action.isEnabled()
+    assert window.run_action.isEnabled() and not window.stop_action.isEnabled()
     dock = window.add_dock(QLabel("log"), "Log")
     assert dock.windowTitle() == "Log" and dock.toggleViewAction() in window.view_menu.actions()
 
@@ -159,10 +148,9 @@ def test_autosave_timer_writes_while_modified(qtbot, reg, tmp_path):
     assert not window.autosaver.file.exists()
 
 
-def test_build_the_orders_pipeline_from_the_palette_and_save_a_valid_project(
-    window, qtbot, tmp_path, monkeypatch, capsys
-):
-    """The scenario: palette, ports connected with the mouse, properties typed in, Ctrl+S."""
+def build_orders_pipeline(window: MainWindow, rows: int, filter_text: str) -> list[str]:
+    """What a person does: nodes from the palette, ports connected with the mouse, properties typed
+    into the panel. Returns the node ids."""
     palette = window.palette
     types = ["source.generate", "clean", "partition", "compute", "sink.csv"]
     for i, type_name in enumerate(types):
@@ -189,26 +177,37 @@ def test_build_the_orders_pipeline_from_the_palette_and_save_a_valid_project(
     spin = window.properties.editors["rows"].spin
     spin.setFocus()
     spin.selectAll()
-    QTest.keyClicks(spin, "5000")
+    QTest.keyClicks(spin, str(rows))
     QTest.keyClick(spin, Qt.Key.Key_Return)
     select("clean_1")
     dd = window.properties.editors["drop_duplicates"]
     dd.mode.setCurrentIndex(dd.mode.findData(True))
     dd.mode.activated.emit(dd.mode.currentIndex())
     select("compute_1")
-    type_into(window.properties.editors["filter"].line, "quantity > 0")
+    type_into(window.properties.editors["filter"].line, filter_text)
     columns = window.properties.editors["columns"]
     row = columns.add_row()
     type_into(columns.cell(row, 0), "revenue")
     type_into(columns.cell(row, 1), "quantity * price")
     select("sink_csv_1")
     type_into(window.properties.editors["path"].line, "out/revenue.csv")
+    return ids
 
-    target = tmp_path / "built.graphmill.json"
+
+def save_with_ctrl_s(window: MainWindow, target: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
     window.canvas.setFocus()
     press(window, "Ctrl+S")
     assert target.exists() and not window.document.modified
+
+
+def test_build_the_orders_pipeline_from_the_palette_and_save_a_valid_project(
+    window, qtbot, tmp_path, monkeypatch, capsys
+):
+    """The scenario: palette, ports connected with the mouse, properties typed in, Ctrl+S."""
+    build_orders_pipeline(window, 5000, "quantity > 0")
+    target = tmp_path / "built.graphmill.json"
+    save_with_ctrl_s(window, target, monkeypatch)
     saved = json.loads(target.read_text())
     assert saved["nodes"][0]["params"] == {"rows": 5000}
     assert saved["nodes"][3]["params"] == {
