@@ -15,8 +15,13 @@ QT_DEBS := libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libgl
 
 .PHONY: run test lint setup sysdeps clean
 
+# With a display: the designer on a copy of the orders example. Without one: that example, headless.
 run: setup sysdeps
-	$(BIN)/graphmill demo graphmill-demo
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		$(BIN)/graphmill gui "$$($(BIN)/graphmill demo graphmill-demo --no-run)"; \
+	else \
+		$(BIN)/graphmill demo graphmill-demo; \
+	fi
 
 test: setup sysdeps
 	$(BIN)/ruff check .

@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         "dir", type=Path, nargs="?", default=Path("graphmill-demo"), help="default: ./graphmill-demo"
     )
     p.add_argument("--quiet", action="store_true", help="print only errors")
+    p.add_argument("--no-run", action="store_true", help="only copy it, and print the project's path")
     p.set_defaults(command="demo", func=_demo)
 
     p = sub.add_parser("nodes", help="list the node types, their ports and params")
@@ -289,6 +290,9 @@ def _demo(args: argparse.Namespace, ctx: _Context) -> int:
         print(f"using the existing {target}", file=sys.stderr)
     else:
         shutil.copyfile(source, target)
+    if args.no_run:
+        print(target)
+        return 0
     code = _run_project(target, ctx, RunOptions(), args.quiet)
     if code == 0:
         print(f"demo project: {target}")

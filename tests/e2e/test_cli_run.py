@@ -262,6 +262,14 @@ def test_demo_copies_example_runs_and_prints_output(tmp_path: Path) -> None:
     assert list(table.columns) == ["region", "orders", "big_orders", "revenue", "mean_price", "customers"]
 
 
+def test_demo_no_run_only_copies_and_prints_the_project_path(tmp_path: Path) -> None:
+    result = graphmill("demo", str(tmp_path / "d"), "--no-run")
+    assert result.returncode == 0, result.stderr
+    project = tmp_path / "d" / "orders.graphmill.json"
+    assert result.stdout.strip() == str(project) and project.exists()
+    assert not (tmp_path / "d" / "out").exists()
+
+
 def _events(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines()]
 
