@@ -33,8 +33,9 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 def _format(value: Any) -> str:
+    # 12 significant digits: what a person reads (1188078586.64, not the float's 1188078586.6399999)
     if isinstance(value, float | np.floating):
-        return repr(float(value)) if math.isfinite(value) else str(value)
+        return f"{float(value):.12g}" if math.isfinite(value) else str(value)
     if isinstance(value, pd.Timestamp):
         return value.isoformat(sep=" ")
     return str(value)

@@ -37,12 +37,12 @@ class RunControl(QObject):
         self.resources = ResourcesPanel()
         bottom, right = Qt.DockWidgetArea.BottomDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         run_dock = window.add_dock(self.panel, "Run", bottom)
-        preview_dock = window.add_dock(self.preview, "Preview", bottom)
-        window.tabifyDockWidget(run_dock, preview_dock)
-        run_dock.raise_()
+        # the selected node's data under its properties; the resources in a tab beside those
+        preview_dock = window.add_dock(self.preview, "Preview", right)
         resources_dock = window.add_dock(self.resources, "Resources", right)
         properties_dock = window.findChild(QDockWidget, "dock_properties")
-        if properties_dock is not None:  # a tab beside the properties, which keep the height
+        if properties_dock is not None:
+            window.splitDockWidget(properties_dock, preview_dock, Qt.Orientation.Vertical)
             window.tabifyDockWidget(properties_dock, resources_dock)
             properties_dock.raise_()
         window.resizeDocks([run_dock], [400], Qt.Orientation.Vertical)

@@ -67,7 +67,7 @@ def test_preview_shows_first_rows_types_and_full_count(qtbot, preview_dir: Path)
     assert widget.columns == [(c, str(t)) for c, t in table.dtypes.items()]
     head = table.head(1000).reset_index(drop=True)
     assert [widget.model.cell(r, 0) for r in range(1000)] == [str(v) for v in head["order_id"]]
-    prices = ["" if pd.isna(v) else repr(float(v)) for v in head["price"]]  # missing shows as empty
+    prices = ["" if pd.isna(v) else f"{float(v):.12g}" for v in head["price"]]  # missing shows as empty
     assert [widget.model.cell(r, 5) for r in range(1000)] == prices and "" in prices
     assert f"{len(table):,} rows, first 1,000 shown" in widget.message
     assert widget.model.headerData(0, Qt.Orientation.Horizontal) == "order_id\nint64"
