@@ -215,7 +215,7 @@ class Canvas(QWidget):
     def zoom_to_fit(self) -> None:
         items = [ng.view for ng in [*self._nodes.values(), *self._backdrops.values()]]
         if items:
-            self.viewer.zoom_to_nodes(items)
+            convert.zoom_to_items(self.viewer, items)
 
     def tab_search(self) -> None:
         """NodeGraphQt's search menu over every node type (modal until a choice or Escape)."""

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from NodeGraphQt import BackdropNode, BaseNode, NodeGraph
+from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QGraphicsSimpleTextItem
 
 from engine.models import Edge, Node
@@ -269,6 +270,23 @@ def backdrop_id(node: Any) -> str | None:
 def backdrop_rect(bd: BackdropNode) -> dict[str, float]:
     x, y = bd.view.xy_pos
     return {"x": x, "y": y, "width": bd.view.width, "height": bd.view.height}
+
+
+def zoom_to_items(viewer: Any, items: list[Any]) -> None:
+    """NodeGraphQt's `zoom_to_nodes` on the same rectangle, found without its item group.
+
+    `zoom_to_nodes` puts the items in a QGraphicsItemGroup and takes them out again to read the
+    group's rect: every item is reparented twice, with NodeGraphQt's Python `itemChange` and
+    `boundingRect` called each time (0.3-0.8 s for 300 nodes: a third of a 300-node open). The rect
+    of a group is the union of its items' rects and their children's, in scene coordinates.
+    """
+    rect = QRectF()
+    for item in items:
+        rect = rect.united(item.mapRectToScene(item.boundingRect() | item.childrenBoundingRect()))
+    viewer._scene_range = rect
+    viewer._update_scene()
+    if viewer.get_zoom() > 0.1:
+        viewer.reset_zoom(rect.center())
 
 
 def nodes_rect(nodes: list[BaseNode], margin: float = 30) -> tuple[float, float, float, float]:

@@ -26,7 +26,12 @@ def test_real_window_under_xvfb_builds_runs_and_screenshot_shows_done_nodes(qapp
     shot = tmp_path / "designer.png"
     cmd = [xvfb, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "tests.app.xvfb_session"]
     result = subprocess.run(
-        [*cmd, str(tmp_path), str(shot), "2000000"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [*cmd, str(tmp_path), str(shot), "4000000"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
