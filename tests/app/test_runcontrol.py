@@ -14,6 +14,7 @@ from PySide6.QtTest import QTest
 from app.main import MainWindow
 
 from .test_main import build_orders_pipeline, save_with_ctrl_s
+from .test_properties import type_into
 
 NODES = ["source_generate_1", "clean_1", "partition_1", "compute_1", "sink_csv_1"]
 
@@ -96,6 +97,9 @@ def test_stop_ends_the_run_leaves_no_output_and_no_process(window, qtbot, tmp_pa
     engine = psutil.Process(runner.pid)
     processes = [engine, *engine.children(recursive=True)]
     assert len(processes) > 1  # the run's worker processes
+    window.canvas.select(["out"])  # editing goes on while it runs
+    type_into(window.properties.editors["path"].line, "out/other.csv")
+    assert window.document.node("out").params["path"] == "out/other.csv" and runner.running
     t0 = time.monotonic()
     with qtbot.waitSignal(runner.finished, timeout=30_000) as blocker:
         press_f5(window, shift=True)
