@@ -30,6 +30,39 @@ class DocumentCommand(QUndoCommand):
         self.doc = doc
 
 
+class _Replace(DocumentCommand):
+    """A command that puts `new` in place and `old` back: `_set` does the putting."""
+
+    old: Any
+    new: Any
+
+    def redo(self) -> None:
+        self._set(self.new)
+
+    def undo(self) -> None:
+        self._set(self.old)
+
+    def _set(self, value: Any) -> None:
+        raise NotImplementedError
+
+
+class _Continuous(_Replace):
+    """Continuous edits (spin-box steps, arrow-key nudges) of the same target merge into one step."""
+
+    continuous: bool
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, _Continuous) or type(other) is not type(self):
+            return False
+        if not (self.continuous and other.continuous) or other.target() != self.target():
+            return False
+        self.new = other.new
+        return True
+
+    def target(self) -> Any:
+        raise NotImplementedError
+
+
 class AddNodes(DocumentCommand):
     """Add nodes and edges between them (a new node, or a pasted fragment)."""
 
@@ -120,7 +153,7 @@ class Disconnect(DocumentCommand):
         self.doc.edge_added.emit(self.edge)
 
 
-class SetParam(DocumentCommand):
+class SetParam(_Continuous):
     """Set one param (None removes the key: `null` means "not given")."""
 
     def __init__(
@@ -134,27 +167,15 @@ class SetParam(DocumentCommand):
     def id(self) -> int:
         return _SET_PARAM_ID
 
-    def mergeWith(self, other: QUndoCommand) -> bool:
-        """Spin-box steps on one param merge into one undo step."""
-        if not (isinstance(other, SetParam) and self.continuous and other.continuous):
-            return False
-        if (other.node_id, other.name) != (self.node_id, self.name):
-            return False
-        self.new = other.new
-        return True
-
-    def redo(self) -> None:
-        self._set(self.new)
-
-    def undo(self) -> None:
-        self._set(self.old)
+    def target(self) -> Any:
+        return (self.node_id, self.name)
 
     def _set(self, params: dict[str, Any]) -> None:
         self.doc.project.node(self.node_id).params = copy.deepcopy(params)
         self.doc.node_changed.emit(self.node_id)
 
 
-class SetNodeUi(DocumentCommand):
+class SetNodeUi(_Continuous):
     """Replace the `ui` blocks of some nodes (positions after a drag or a layout)."""
 
     def __init__(
@@ -168,20 +189,8 @@ class SetNodeUi(DocumentCommand):
     def id(self) -> int:
         return _SET_UI_ID
 
-    def mergeWith(self, other: QUndoCommand) -> bool:
-        """Continuous moves (arrow-key nudges) of the same nodes merge into one step."""
-        if not (isinstance(other, SetNodeUi) and self.continuous and other.continuous):
-            return False
-        if set(other.new) != set(self.new):
-            return False
-        self.new = other.new
-        return True
-
-    def redo(self) -> None:
-        self._set(self.new)
-
-    def undo(self) -> None:
-        self._set(self.old)
+    def target(self) -> Any:
+        return set(self.new)
 
     def _set(self, uis: dict[str, dict[str, Any] | None]) -> None:
         for nid, ui in uis.items():
@@ -189,7 +198,7 @@ class SetNodeUi(DocumentCommand):
             self.doc.node_changed.emit(nid)
 
 
-class SetProjectField(DocumentCommand):
+class SetProjectField(_Replace):
     """Replace a project-level field: name, description, resources or the top-level `ui`."""
 
     FIELDS = ("name", "description", "resources", "ui")
@@ -201,12 +210,6 @@ class SetProjectField(DocumentCommand):
         self.field = field
         self.old = copy.deepcopy(getattr(doc.project, field))
         self.new = copy.deepcopy(value)
-
-    def redo(self) -> None:
-        self._set(self.new)
-
-    def undo(self) -> None:
-        self._set(self.old)
 
     def _set(self, value: Any) -> None:
         setattr(self.doc.project, self.field, copy.deepcopy(value))

@@ -29,12 +29,10 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import datetime
 import io
 import itertools
 import json
 import os
-import platform
 import pstats
 import shutil
 import statistics
@@ -42,12 +40,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchinfo import machine  # tests/bench/benchinfo.py (the script's folder is on sys.path)
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+DISTS = ("PySide6-Essentials", "NodeGraphQt", "pyqtgraph", "pandas")  # versions in the report
 EXAMPLE = ROOT / "resources" / "examples" / "orders.graphmill.json"
 LANE = 12  # nodes per lane of the generated project
 TICK_MS = 10
@@ -413,40 +413,6 @@ def spawn(kind: str, project: Path, plat: str, tmp: Path, profile: Path | None =
     )
 
 
-def version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def machine() -> str:
-    import psutil
-
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next(
-        (line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-        platform.processor(),
-    )
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    )
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "app"], capture_output=True, text=True
-    )
-    state = " (app/ has uncommitted changes)" if dirty.stdout.strip() else ""
-    versions = ", ".join(
-        f"{d} {version(d)}" for d in ("PySide6-Essentials", "NodeGraphQt", "pyqtgraph", "pandas")
-    )
-    return (
-        f"- date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}\n"
-        f"- machine: {len(os.sched_getaffinity(0))} cores ({model}), "
-        f"{psutil.virtual_memory().total / 2**30:.1f} GiB memory, {platform.system()} {platform.release()}\n"
-        f"- Python {platform.python_version()}; {versions}\n"
-        f"- Graphmill: {ROOT} at commit {commit.stdout.strip() or 'unknown'}{state}\n"
-    )
-
-
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile, nearest rank (a worst-case-leaning figure: no interpolation down)."""
     if not values:
@@ -577,7 +543,7 @@ def main() -> int:
         raise SystemExit("--platform xcb: no DISPLAY and no xvfb-run")
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
-    report = ["## Designer benchmark (tests/bench/designer.py)\n", machine()]
+    report = ["## Designer benchmark (tests/bench/designer.py)\n", machine(ROOT, DISTS, dirty_path="app")]
     with tempfile.TemporaryDirectory(prefix="graphmill-designer-bench-") as tmp:
         folder = args.keep.resolve() if args.keep else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)

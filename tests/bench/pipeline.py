@@ -17,11 +17,9 @@ faster only on the exact reference pipeline. Not a test: pytest collects test_*.
 from __future__ import annotations
 
 import argparse
-import datetime
 import itertools
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -30,12 +28,12 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import psutil
+from benchinfo import machine  # tests/bench/benchinfo.py (the script's folder is on sys.path)
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / ".data"  # cached inputs, gitignored
@@ -281,33 +279,6 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def machine(root: Path) -> str:
-    """Where and on what the figures were taken, for the results file."""
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next(
-        (line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-        platform.processor(),
-    )
-    commit = subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    )
-    versions = ", ".join(f"{d} {version(d)}" for d in ("pandas", "pyarrow", "polars", "dask", "numpy"))
-    return (
-        f"- date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}\n"
-        f"- machine: {len(os.sched_getaffinity(0))} cores ({model}), "
-        f"{psutil.virtual_memory().total / 2**30:.1f} GiB memory, {platform.system()} {platform.release()}\n"
-        f"- Python {platform.python_version()}; {versions}\n"
-        f"- Graphmill: {root} at commit {commit.stdout.strip() or 'unknown'}\n"
-    )
-
-
 def table(title: str, results: dict[str, list[Run]], failed: dict[str, str], kind: str) -> str:
     """One Markdown table: median wall time, ratio to the pandas median, peak memory over the repeats."""
     base = statistics.median(r.wall for r in results["pandas"]) if results.get("pandas") else None
@@ -415,7 +386,7 @@ def main() -> int:
     args = parser.parse_args()
     args.graphmill_root = args.graphmill_root.resolve()
     kind = memory_kind()
-    report = [machine(args.graphmill_root)]
+    report = [machine(args.graphmill_root, ("pandas", "pyarrow", "polars", "dask", "numpy"))]
     ok = True
     for rows in args.rows:
         text, good = bench(rows, args, kind)
