@@ -366,7 +366,8 @@ class RunPanel(QWidget):
         self.mem.append(m.memory_bytes / MIB)
         self.parts.append(self._partitions)
         self._peak = max(self._peak, m.memory_bytes)
-        for node in m.rows_per_second.keys() | self.node_rates.keys():
+        # in a stable order (nodes as first reported), so colours and the legend do not vary by run
+        for node in [*self.node_rates, *(n for n in m.rows_per_second if n not in self.node_rates)]:
             ring = self.node_rates.get(node)
             if ring is None:  # a node's first sample: zeros before it
                 ring = self.node_rates[node] = Ring(self.capacity)
