@@ -11,6 +11,7 @@ import itertools
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import CancelledError
 from typing import Any, Protocol
 
 from .machine import available_cores  # re-exported: `workers: auto` and older imports
@@ -143,12 +144,12 @@ class BackendUnavailable(Exception):
 
 
 CONNECT_TIMEOUT = 10.0  # seconds; lower with DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT
-SCATTER_BYTES = 100_000  # items larger than this (held frames) go to the cluster once, by scatter
+LARGE_ITEM_BYTES = 100_000  # items larger than this (held frames) are sent as their own task
 
 
 class Dask:
     """Every stage's partitions as tasks on a dask.distributed cluster, through the client's own
-    API: the stage's task is scattered once, each item submitted with a bounded number in flight
+    API: the stage's task is sent once, each item submitted with a bounded number in flight
     and results taken in input order, as the joblib backends stream. Sources hand out small
     descriptions (byte ranges, generator blocks), so workers read their own slices; the
     sources' files must be at the same paths on every worker. `local` starts a LocalCluster of
@@ -200,27 +201,36 @@ class Dask:
 
     def _results(self, fn: Callable[[Any], Any], items: Iterator[Any]) -> Iterator[Any]:
         """Two tasks in flight per worker thread; futures left when the consumer stops (an
-        error, a cancel) are cancelled, so the cluster does no work for a stopped run."""
+        error, a cancel) are cancelled, so the cluster does no work for a stopped run.
+
+        The stage's task (it may carry a lookup table) and large items (held frames) go to the
+        cluster once, as tasks that return them rather than by scatter: a scattered value is
+        lost with its worker, a task's result is recomputed elsewhere."""
+        import warnings
+
         from dask.sizeof import sizeof
         from distributed import KilledWorker
 
         client = self._client
-        task = client.scatter(fn, hash=False)
+        lost = (KilledWorker, CancelledError)
+        with warnings.catch_warnings():  # "Sending large graph": the data goes once, by design
+            warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+            task = client.submit(_same, fn, key=_key("graphmill-task"))
         ahead = max(2, 2 * self.workers)
         window: deque[Any] = deque()
         index = 0
         try:
             for item in items:
-                if sizeof(item) > SCATTER_BYTES:
-                    item = client.scatter(item, hash=False)
-                window.append(
-                    client.submit(_apply, task, item, key=f"graphmill-partition-{uuid.uuid4().hex}")
-                )
+                if sizeof(item) > LARGE_ITEM_BYTES:
+                    with warnings.catch_warnings():
+                        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+                        item = client.submit(_same, item, key=_key("graphmill-item"))
+                window.append(client.submit(_apply, task, item, key=_key("graphmill-partition")))
                 if len(window) >= ahead:
-                    yield _result(window.popleft(), index, KilledWorker)
+                    yield _result(window.popleft(), index, lost)
                     index += 1
             while window:
-                yield _result(window.popleft(), index, KilledWorker)
+                yield _result(window.popleft(), index, lost)
                 index += 1
         finally:
             if window:
@@ -244,12 +254,22 @@ def _apply(fn: Callable[[Any], Any], item: Any) -> Any:
     return fn(item)
 
 
-def _result(future: Any, index: int, killed: type[BaseException]) -> Any:
-    """A worker that died more often than the scheduler's `allowed_failures` allows is WorkerLost."""
+def _same(value: Any) -> Any:
+    return value
+
+
+def _key(prefix: str) -> str:
+    """Unique task keys whose prefix (the scheduler's per-prefix counts) names what they are."""
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def _result(future: Any, index: int, lost: tuple[type[BaseException], ...]) -> Any:
+    """Workers that died more often than the scheduler's `allowed_failures` allows (or a task
+    the scheduler gave up on) are WorkerLost, which the executor reports naming the stage."""
     try:
         return future.result()
-    except killed as exc:
-        raise WorkerLost(index, str(exc)) from exc
+    except lost as exc:
+        raise WorkerLost(index, f"{type(exc).__name__}: {exc}") from exc
 
 
 def _connect_timeout() -> float:
