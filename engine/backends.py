@@ -1,4 +1,5 @@
-"""Where partition work runs: this process, joblib threads, or joblib loky processes.
+"""Where partition work runs: this process, joblib threads, joblib loky processes, or a Dask
+cluster.
 
 All backends return results in the order of their inputs, so the executor combines partials in
 partition order and outputs are identical whatever the backend or worker count.
@@ -7,7 +8,10 @@ partition order and outputs are identical whatever the backend or worker count.
 from __future__ import annotations
 
 import itertools
+import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import CancelledError
 from typing import Any, Protocol
 
 from .machine import available_cores  # re-exported: `workers: auto` and older imports
@@ -130,9 +134,157 @@ def _reporting_lost_workers(results: Iterator[Any]) -> Iterator[Any]:
         raise
 
 
-def make_backend(name: str, workers: int | str | None) -> Backend:
+class BackendUnavailable(Exception):
+    """The backend cannot start (no `distributed`, no scheduler answering): a project error,
+    found before any data is read. `param` is the resources key to blame."""
+
+    def __init__(self, message: str, param: str = "resources.scheduler") -> None:
+        super().__init__(message)
+        self.param = param
+
+
+CONNECT_TIMEOUT = 10.0  # seconds; lower with DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT
+LARGE_ITEM_BYTES = 100_000  # items larger than this (held frames) are sent as their own task
+
+
+class Dask:
+    """Every stage's partitions as tasks on a dask.distributed cluster, through the client's own
+    API: the stage's task is sent once, each item submitted with a bounded number in flight
+    and results taken in input order, as the joblib backends stream. Sources hand out small
+    descriptions (byte ranges, generator blocks), so workers read their own slices; the
+    sources' files must be at the same paths on every worker. `local` starts a LocalCluster of
+    single-threaded worker processes for the run and closes it after."""
+
+    name = "dask"
+
+    def __init__(self, scheduler: str, workers: int | None) -> None:
+        try:
+            import distributed
+        except ImportError as exc:
+            raise BackendUnavailable(
+                "backend 'dask' needs dask.distributed, which is not installed: pip install 'graphmill[dask]'",
+                "resources.backend",
+            ) from exc
+        import logging
+
+        self._cluster: Any = None
+        self.scheduler = scheduler
+        if scheduler == "local":
+            self._cluster = distributed.LocalCluster(
+                n_workers=workers or available_cores(),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            address = self._cluster.scheduler_address
+        else:
+            address = scheduler
+        timeout = _connect_timeout()
+        # the client logs connection retries at INFO/WARNING; the one-line error below says it all
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+        try:
+            self._client = distributed.Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            self._close_cluster()
+            raise BackendUnavailable(
+                f"cannot reach the Dask scheduler at {address} (no answer within {timeout:g} s)"
+            ) from exc
+        except Exception as exc:
+            self._close_cluster()
+            raise BackendUnavailable(f"cannot use the Dask scheduler address {address!r}: {exc}") from exc
+        threads = sum(self._client.nthreads().values())
+        self.workers = threads or (workers or 1)
+
+    def imap(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        return self._results(fn, iter(items))
+
+    def _results(self, fn: Callable[[Any], Any], items: Iterator[Any]) -> Iterator[Any]:
+        """Two tasks in flight per worker thread; futures left when the consumer stops (an
+        error, a cancel) are cancelled, so the cluster does no work for a stopped run.
+
+        The stage's task (it may carry a lookup table) and large items (held frames) go to the
+        cluster once, as tasks that return them rather than by scatter: a scattered value is
+        lost with its worker, a task's result is recomputed elsewhere."""
+        import warnings
+
+        from dask.sizeof import sizeof
+        from distributed import KilledWorker
+
+        client = self._client
+        lost = (KilledWorker, CancelledError)
+        with warnings.catch_warnings():  # "Sending large graph": the data goes once, by design
+            warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+            task = client.submit(_same, fn, key=_key("graphmill-task"))
+        ahead = max(2, 2 * self.workers)
+        window: deque[Any] = deque()
+        index = 0
+        try:
+            for item in items:
+                if sizeof(item) > LARGE_ITEM_BYTES:
+                    with warnings.catch_warnings():
+                        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+                        item = client.submit(_same, item, key=_key("graphmill-item"))
+                window.append(client.submit(_apply, task, item, key=_key("graphmill-partition")))
+                if len(window) >= ahead:
+                    yield _result(window.popleft(), index, lost)
+                    index += 1
+            while window:
+                yield _result(window.popleft(), index, lost)
+                index += 1
+        finally:
+            if window:
+                client.cancel(list(window))
+            task.release()
+
+    def close(self) -> None:
+        self._client.close()
+        self._close_cluster()
+
+    def _close_cluster(self) -> None:
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def choose(self, gil: bool) -> Backend:
+        return self
+
+
+def _apply(fn: Callable[[Any], Any], item: Any) -> Any:
+    return fn(item)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _key(prefix: str) -> str:
+    """Unique task keys whose prefix (the scheduler's per-prefix counts) names what they are."""
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def _result(future: Any, index: int, lost: tuple[type[BaseException], ...]) -> Any:
+    """Workers that died more often than the scheduler's `allowed_failures` allows (or a task
+    the scheduler gave up on) are WorkerLost, which the executor reports naming the stage."""
+    try:
+        return future.result()
+    except lost as exc:
+        raise WorkerLost(index, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _connect_timeout() -> float:
+    import dask.config
+    from dask.utils import parse_timedelta
+
+    configured = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), default="s")
+    return min(float(configured or CONNECT_TIMEOUT), CONNECT_TIMEOUT)
+
+
+def make_backend(name: str, workers: int | str | None, scheduler: str | None = None) -> Backend:
     """The backend for a run. `auto` chooses per stage: threads where the work releases the GIL
     (they cost nothing to start or to send partitions to), processes where it does not."""
+    if name == "dask":
+        return Dask(scheduler or "local", None if workers in (None, "auto") else int(workers))
     count = available_cores() if workers in (None, "auto") else int(workers)
     if name == "sequential" or (count == 1 and name == "auto"):
         return Sequential()

@@ -86,12 +86,9 @@ def check_resources(project: Project, resources: Resources) -> None:
     """Refuse, before reading data, what this machine or this version cannot do."""
     issues: list[Issue] = []
     wanted = [resources] + [n.resources for n in project.nodes if n.resources is not None]
-    if any(r.backend == "dask" for r in wanted):
-        issues.append(
-            Issue(
-                "backend 'dask' is not available yet in this version of Graphmill", param="resources.backend"
-            )
-        )
+    if resources.backend == "dask" and not resources.scheduler:
+        msg = "backend 'dask' needs a scheduler address (tcp://host:port) or 'local' (--scheduler)"
+        issues.append(Issue(msg, param="resources.scheduler"))
     if any(r.device == "gpu" for r in wanted) and not gpu_available():
         issues.append(
             Issue(
@@ -160,13 +157,13 @@ def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequ
     Raises what went wrong after reporting it: ProjectError (exit 2), DataError and other
     GraphmillErrors (exit 1), KeyboardInterrupt (130) or Terminated (143).
     """
-    from .backends import make_backend
     from .execute import run
     from .metrics import MetricsSampler
 
     emit = Emitter(list(handlers))
     try:
         project, base_dir, resources, warnings = prepare(path, registry, options)
+        backend = _start_backend(resources)
     except ProjectError as exc:
         for issue in exc.issues:
             emit(ErrorRaised(message=issue.format(str(path)), node=issue.node))
@@ -174,7 +171,6 @@ def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequ
         raise
     for issue in warnings:
         emit(WarningIssued(message=issue.format(str(path)), node=issue.node))
-    backend = make_backend(resources.backend or "auto", resources.workers)
     emit(
         RunStarted(
             project=str(path),
@@ -220,6 +216,17 @@ def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequ
             )
         )
     return result
+
+
+def _start_backend(resources: Resources) -> Any:
+    """The run's backend; one that cannot start (a Dask scheduler that does not answer) is a
+    project error, found before any data is read."""
+    from .backends import BackendUnavailable, make_backend
+
+    try:
+        return make_backend(resources.backend or "auto", resources.workers, resources.scheduler)
+    except BackendUnavailable as exc:
+        raise ProjectError([Issue(str(exc), param=exc.param)]) from exc
 
 
 def _write_previews(previews: Any, directory: Path | None, status: str, emit: Emitter) -> None:

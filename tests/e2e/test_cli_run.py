@@ -197,7 +197,7 @@ def test_run_failure_exit_1_names_node_and_place_changes_nothing(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--backend", "dask", "--scheduler", "local"], "backend 'dask' is not available yet"),
+        (["--backend", "dask"], "backend 'dask' needs a scheduler address"),
         (["--device", "gpu"], "device 'gpu' was asked for, but this machine has no usable GPU"),
         (["--set", "nowhere.rows=3"], "there is no node 'nowhere'"),
         (["--set", "orders.rows=-3"], "param 'rows'"),

@@ -1,0 +1,196 @@
+"""`backend: dask` against a real cluster: a `dask scheduler` and two `dask worker` processes
+started here on 127.0.0.1 (never an in-process cluster), and `scheduler: local`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_cli_run import EXAMPLES, ROOT, copy_example, graphmill, outputs
+
+distributed = pytest.importorskip("distributed")
+
+DASK = Path(sys.executable).with_name("dask")
+# small inputs: the cluster's overhead, not the data, is what these tests are about
+SMALL = {"orders": ["--set=orders.rows=20000"], "regions": ["--set=orders.rows=20000"], "stores": []}
+
+
+@dataclass
+class Cluster:
+    address: str
+    client: Any  # distributed.Client, for asking the scheduler what it ran
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """In its own process group, so the nanny and its worker are killed together."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [str(DASK), *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    logs = tmp_path_factory.mktemp("dask-logs")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    port = address.rsplit(":", 1)[1]
+    procs = [
+        _start(["scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"], logs / "scheduler.log")
+    ]
+    try:
+        for i in range(2):
+            worker = ["worker", address, "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1"]
+            procs.append(_start([*worker, "--no-dashboard", "--name", f"w{i}"], logs / f"worker{i}.log"))
+        client = distributed.Client(address, timeout=30, set_as_default=False)
+        try:
+            client.wait_for_workers(2, timeout=60)
+            yield Cluster(address, client)
+        finally:
+            client.close()
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+    assert all(p.poll() is not None for p in procs)
+
+
+def _partition_tasks(dask_scheduler: Any) -> int:
+    """Graphmill's partition tasks whose results the scheduler has seen (its per-prefix count of
+    tasks that reached memory; prefixes outlive their tasks)."""
+    prefix = dask_scheduler.task_prefixes.get("graphmill-partition")
+    return 0 if prefix is None else int(prefix.state_counts["memory"])
+
+
+def _events(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name.split(".")[0])
+def test_dask_cluster_example_same_bytes_as_sequential(
+    example: Path, cluster: Cluster, tmp_path: Path
+) -> None:
+    name = example.name.split(".")[0]
+    reference = copy_example(name, tmp_path / "sequential")
+    result = graphmill("run", "--quiet", "--backend", "sequential", *SMALL[name], str(reference))
+    assert result.returncode == 0, result.stderr
+    project = copy_example(name, tmp_path / "dask")
+    before = cluster.client.run_on_scheduler(_partition_tasks)
+    args = ["--backend", "dask", "--scheduler", cluster.address, "--events", "jsonl", *SMALL[name]]
+    result = graphmill("run", "--quiet", *args, str(project))
+    assert result.returncode == 0, result.stderr
+    assert outputs(project.parent) and outputs(project.parent) == outputs(reference.parent)
+    events = _events(result.stdout)
+    started = next(e for e in events if e["event"] == "run_started")
+    assert started["backend"] == "dask" and started["workers"] == 2
+    # every partition ran in a worker process, and the scheduler counted them
+    pids = {f"pid:{pid}" for pid in cluster.client.run(os.getpid).values()}
+    done = [e for e in events if e["event"] == "partition_done"]
+    assert done and {e["worker"] for e in done} <= pids
+    tasks = sum(s["partitions"] for s in events if s["event"] == "stage_finished")
+    assert cluster.client.run_on_scheduler(_partition_tasks) - before == tasks
+
+
+def test_dask_project_scheduler_overridden_by_cli(cluster: Cluster, tmp_path: Path) -> None:
+    project = copy_example("orders", tmp_path)
+    data = json.loads(project.read_text())
+    data["resources"] = {"backend": "dask", "scheduler": f"tcp://127.0.0.1:{_free_port()}"}
+    project.write_text(json.dumps(data))
+    result = graphmill("run", "--quiet", "--scheduler", cluster.address, *SMALL["orders"], str(project))
+    assert result.returncode == 0, result.stderr
+    assert outputs(tmp_path)
+
+
+def test_dask_unreachable_scheduler_exits_2_before_reading(tmp_path: Path) -> None:
+    project = copy_example("orders", tmp_path)
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    t0 = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "engine", "run", "--backend", "dask", "--scheduler", address, str(project)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"},
+        check=False,
+    )
+    assert result.returncode == 2
+    assert f"cannot reach the Dask scheduler at {address}" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert not (tmp_path / "out").exists()
+    assert time.perf_counter() - t0 < 15
+
+
+def test_dask_without_scheduler_exits_2(tmp_path: Path) -> None:
+    project = copy_example("orders", tmp_path)
+    result = graphmill("run", "--backend", "dask", str(project))
+    assert result.returncode == 2
+    assert "needs a scheduler address" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_dask_local_cluster_same_bytes_as_sequential(tmp_path: Path) -> None:
+    reference = copy_example("stores", tmp_path / "sequential")
+    assert graphmill("run", "--quiet", "--backend", "sequential", str(reference)).returncode == 0
+    project = copy_example("stores", tmp_path / "dask")
+    args = ["--backend", "dask", "--scheduler", "local", "--workers", "2", "--events", "jsonl"]
+    result = graphmill("run", "--quiet", *args, str(project))
+    assert result.returncode == 0, result.stderr
+    assert outputs(project.parent) == outputs(reference.parent)
+    events = _events(result.stdout)
+    assert {e["worker"] for e in events if e["event"] == "partition_done"} - {f"pid:{os.getpid()}"}
+
+
+def test_dask_worker_killed_mid_run_is_retried_or_reported(cluster: Cluster, tmp_path: Path) -> None:
+    """SIGKILL to a real worker process while a stage runs: Dask reschedules its tasks on the
+    other worker (same bytes), or the run fails cleanly with nothing written. Runs last: the
+    nanny restarts the worker, and the fixture's cluster is waited on again."""
+    reference = copy_example("orders", tmp_path / "sequential")
+    assert graphmill("run", "--quiet", "--backend", "sequential", str(reference)).returncode == 0
+    project = copy_example("orders", tmp_path / "dask")
+    victim = max(cluster.client.run(os.getpid).values())
+    args = ["run", "--quiet", "--backend", "dask", "--scheduler", cluster.address, "--events", "jsonl"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine", *args, str(project)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if json.loads(line)["event"] == "stage_started":
+            time.sleep(0.3)
+            os.kill(victim, signal.SIGKILL)
+            break
+    _, stderr = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        assert outputs(project.parent) == outputs(reference.parent)
+    else:
+        assert proc.returncode == 1 and "worker" in stderr and "Traceback" not in stderr, stderr
+        assert not (project.parent / "out").exists()
+    cluster.client.wait_for_workers(2, timeout=60)
