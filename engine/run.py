@@ -89,6 +89,16 @@ def check_resources(project: Project, resources: Resources) -> None:
     if resources.backend == "dask" and not resources.scheduler:
         msg = "backend 'dask' needs a scheduler address (tcp://host:port) or 'local' (--scheduler)"
         issues.append(Issue(msg, param="resources.scheduler"))
+    for node in project.nodes:  # one backend runs the whole project: say so, never ignore it
+        for key in ("backend", "workers", "scheduler"):
+            value = getattr(node.resources, key, None)
+            if value is not None and value != getattr(resources, key):
+                msg = (
+                    f"a node-level {key} ({value!r}) differs from the run's "
+                    f"({getattr(resources, key)!r}): one backend runs the whole project in this "
+                    "version; set it in the project's resources"
+                )
+                issues.append(Issue(msg, node=node.id, param=f"resources.{key}"))
     if any(r.device == "gpu" for r in wanted) and not gpu_available():
         issues.append(
             Issue(

@@ -212,6 +212,18 @@ def test_run_cannot_run_as_written_exit_2(tmp_path: Path, args: list[str], messa
     assert not (tmp_path / "out").exists()
 
 
+def test_run_node_level_backend_is_refused_not_ignored_exit_2(tmp_path: Path) -> None:
+    project = copy_example("orders", tmp_path)
+    data = json.loads(project.read_text())
+    data["nodes"][1]["resources"] = {"backend": "processes"}
+    project.write_text(json.dumps(data))
+    result = graphmill("run", str(project))
+    assert result.returncode == 2, result.stderr
+    assert "a node-level backend ('processes') differs from the run's" in result.stderr
+    assert f"node '{data['nodes'][1]['id']}'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_run_overwrite_false_existing_output_exit_2(tmp_path: Path) -> None:
     project = copy_example("orders", tmp_path)
     (tmp_path / "out").mkdir()
