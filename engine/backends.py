@@ -206,25 +206,19 @@ class Dask:
         The stage's task (it may carry a lookup table) and large items (held frames) go to the
         cluster once, as tasks that return them rather than by scatter: a scattered value is
         lost with its worker, a task's result is recomputed elsewhere."""
-        import warnings
-
         from dask.sizeof import sizeof
         from distributed import KilledWorker
 
         client = self._client
         lost = (KilledWorker, CancelledError)
-        with warnings.catch_warnings():  # "Sending large graph": the data goes once, by design
-            warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
-            task = client.submit(_same, fn, key=_key("graphmill-task"))
+        task = _sent_once(client, fn, "graphmill-task")
         ahead = max(2, 2 * self.workers)
         window: deque[Any] = deque()
         index = 0
         try:
             for item in items:
                 if sizeof(item) > LARGE_ITEM_BYTES:
-                    with warnings.catch_warnings():
-                        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
-                        item = client.submit(_same, item, key=_key("graphmill-item"))
+                    item = _sent_once(client, item, "graphmill-item")
                 window.append(client.submit(_apply, task, item, key=_key("graphmill-partition")))
                 if len(window) >= ahead:
                     yield _result(window.popleft(), index, lost)
@@ -248,6 +242,16 @@ class Dask:
 
     def choose(self, gil: bool) -> Backend:
         return self
+
+
+def _sent_once(client: Any, value: Any, prefix: str) -> Any:
+    """A future of `value`, sent to the cluster once as a task that returns it (not scattered:
+    a task's result is recomputed elsewhere when its worker dies)."""
+    import warnings
+
+    with warnings.catch_warnings():  # "Sending large graph": the data goes once, by design
+        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+        return client.submit(_same, value, key=_key(prefix))
 
 
 def _apply(fn: Callable[[Any], Any], item: Any) -> Any:
