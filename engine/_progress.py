@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .events import Event, NodeFinished, NodeStarted, WarningIssued
+from .events import Event, NodeFinished, NodeStarted, RunStarted, WarningIssued
 
 
 class TerminalProgress:
@@ -21,7 +21,10 @@ class TerminalProgress:
     def __call__(self, event: Event) -> None:
         if self.quiet:
             return
-        if isinstance(event, NodeStarted) and self.console.is_terminal:
+        if isinstance(event, RunStarted):
+            workers = f"{event.workers} worker" + ("s" if event.workers != 1 else "")
+            self.console.print(f"[dim]backend {event.backend}, {workers}, device {event.device}[/dim]")
+        elif isinstance(event, NodeStarted) and self.console.is_terminal:
             self._stop()
             self._status = self.console.status(f"{event.node} ({event.type}) running...")
             self._status.start()

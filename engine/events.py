@@ -32,6 +32,7 @@ class RunStarted(Event):
     backend: str
     workers: int
     pid: int
+    device: str = "cpu"  # where numeric kernels run: "cpu", "gpu 0: <name>", or per node
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from .backends import Backend, WorkerLost
+from .device import ArrayDevice
 from .errors import DataError, GraphmillError
 from .events import Event, NodeFinished, NodeStarted, PartitionDone, StageFinished, StageStarted
 from .expr import ExprError
@@ -58,8 +59,15 @@ def _quiet(event: Event) -> None:
     pass
 
 
-def build_steps(project: Project, registry: Registry, base_dir: Path) -> dict[str, list[Step]]:
-    """Every node's steps, built before any data is read (so a bad param fails early)."""
+def build_steps(
+    project: Project,
+    registry: Registry,
+    base_dir: Path,
+    devices: Mapping[str, ArrayDevice | None] | None = None,
+) -> dict[str, list[Step]]:
+    """Every node's steps, built before any data is read (so a bad param fails early).
+    `devices` gives nodes that run numeric kernels on a GPU (engine.device); others use the CPU."""
+    devices = devices or {}
     steps: dict[str, list[Step]] = {}
     for node in project.nodes:
         spec = registry[node.type]
@@ -68,13 +76,19 @@ def build_steps(project: Project, registry: Registry, base_dir: Path) -> dict[st
                 f"node '{node.id}': node type '{node.type}' cannot run (it has no build function)"
             )
         params = spec.with_defaults(node.given_params())
-        steps[node.id] = list(spec.build(params, BuildContext(node.id, base_dir)))
+        steps[node.id] = list(spec.build(params, BuildContext(node.id, base_dir, devices.get(node.id))))
     return steps
 
 
-def plan_project(project: Project, registry: Registry, base_dir: str | Path, previews: bool = False) -> Plan:
+def plan_project(
+    project: Project,
+    registry: Registry,
+    base_dir: str | Path,
+    previews: bool = False,
+    devices: Mapping[str, ArrayDevice | None] | None = None,
+) -> Plan:
     """The plan `run` would execute (for `--explain`); reads no data."""
-    return build_plan(project, registry, build_steps(project, registry, Path(base_dir)), previews)
+    return build_plan(project, registry, build_steps(project, registry, Path(base_dir), devices), previews)
 
 
 def run(
@@ -85,6 +99,7 @@ def run(
     on_event: EventHandler = _quiet,
     rows: dict[str, int] | None = None,
     previews: Previews | None = None,
+    devices: Mapping[str, ArrayDevice | None] | None = None,
 ) -> RunResult:
     """Run every operation of the plan; commit all sink files at the end, or none.
 
@@ -93,7 +108,7 @@ def run(
     node's output (engine.preview); it holds what the finished nodes gave if the run fails.
     """
     started = time.perf_counter()
-    plan = plan_project(project, registry, base_dir, previews is not None)
+    plan = plan_project(project, registry, base_dir, previews is not None, devices)
     types = {n.id: n.type for n in project.nodes}
     execution = _Execution(plan, backend, on_event, {} if rows is None else rows, types, previews)
     if previews is not None:

@@ -85,7 +85,6 @@ def effective_resources(project: Project, options: RunOptions) -> Resources:
 def check_resources(project: Project, resources: Resources) -> None:
     """Refuse, before reading data, what this machine or this version cannot do."""
     issues: list[Issue] = []
-    wanted = [resources] + [n.resources for n in project.nodes if n.resources is not None]
     if resources.backend == "dask" and not resources.scheduler:
         msg = "backend 'dask' needs a scheduler address (tcp://host:port) or 'local' (--scheduler)"
         issues.append(Issue(msg, param="resources.scheduler"))
@@ -99,33 +98,31 @@ def check_resources(project: Project, resources: Resources) -> None:
                     "version; set it in the project's resources"
                 )
                 issues.append(Issue(msg, node=node.id, param=f"resources.{key}"))
-    if any(r.device == "gpu" for r in wanted) and not gpu_available():
-        issues.append(
-            Issue(
-                "device 'gpu' was asked for, but this machine has no usable GPU (CuPy with a CUDA device)",
-                param="resources.device",
-            )
-        )
     if issues:
         raise ProjectError(issues)
 
 
-def gpu_available() -> bool:
+def choose_node_devices(project: Project, resources: Resources) -> tuple[dict[str, Any], str]:
+    """Each node's array device (engine.device) and the run's summary; a GPU that is not there
+    is a project error (exit 2) saying what is missing."""
+    from .device import NoGpu, choose_devices
+
+    nodes = {n.id: n.resources.device if n.resources else None for n in project.nodes}
     try:
-        import cupy  # type: ignore[import-not-found]
-
-        return int(cupy.cuda.runtime.getDeviceCount()) > 0
-    except Exception:
-        return False
+        return choose_devices(resources.device or "cpu", nodes)
+    except NoGpu as exc:
+        raise ProjectError([Issue(str(exc), node=exc.node, param="resources.device")]) from exc
 
 
-def check_outputs(project: Project, registry: Registry, base_dir: Path) -> None:
+def check_outputs(
+    project: Project, registry: Registry, base_dir: Path, devices: dict[str, Any] | None = None
+) -> None:
     """A sink with overwrite=false whose file exists fails before any data is read."""
     from .execute import build_steps
     from .steps import Write
 
     issues = []
-    for node_id, steps in build_steps(project, registry, base_dir).items():
+    for node_id, steps in build_steps(project, registry, base_dir, devices).items():
         for step in steps:
             if isinstance(step, Write) and not step.overwrite and step.target.exists():
                 issues.append(
@@ -135,10 +132,20 @@ def check_outputs(project: Project, registry: Registry, base_dir: Path) -> None:
         raise ProjectError(issues)
 
 
-def prepare(
-    path: Path, registry: Registry, options: RunOptions
-) -> tuple[Project, Path, Resources, list[Issue]]:
-    """Everything before reading data; returns the project, base dir, resources and warnings."""
+@dataclass(frozen=True)
+class Prepared:
+    """A project checked and ready to run: everything found before reading data."""
+
+    project: Project
+    base_dir: Path
+    resources: Resources
+    warnings: list[Issue]
+    devices: dict[str, Any]  # node id -> engine.device.ArrayDevice, or None for the CPU
+    device: str  # what the run reports: "cpu", "gpu 0: <name>", ...
+
+
+def prepare(path: Path, registry: Registry, options: RunOptions) -> Prepared:
+    """Load, override, validate and check resources and outputs; raises ProjectError (exit 2)."""
     project = load(path, registry)
     project = apply_overrides(project, options.overrides)
     base_dir = (options.base_dir or path.resolve().parent).resolve()
@@ -149,16 +156,17 @@ def prepare(
         raise ProjectError(issues, str(path))
     resources = effective_resources(project, options)
     check_resources(project, resources)
-    check_outputs(project, registry, base_dir)
-    return project, base_dir, resources, issues
+    devices, device = choose_node_devices(project, resources)
+    check_outputs(project, registry, base_dir, devices)
+    return Prepared(project, base_dir, resources, issues, devices, device)
 
 
 def explain_file(path: Path, registry: Registry, options: RunOptions) -> Any:
     """The plan (engine.plan.Plan) a run of the file would execute; reads no data."""
     from .execute import plan_project
 
-    project, base_dir, _, _ = prepare(path, registry, options)
-    return plan_project(project, registry, base_dir)
+    ready = prepare(path, registry, options)
+    return plan_project(ready.project, registry, ready.base_dir, devices=ready.devices)
 
 
 def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequence[Handler] = ()) -> Any:
@@ -172,14 +180,15 @@ def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequ
 
     emit = Emitter(list(handlers))
     try:
-        project, base_dir, resources, warnings = prepare(path, registry, options)
-        backend = _start_backend(resources)
+        ready = prepare(path, registry, options)
+        backend = _start_backend(ready.resources)
     except ProjectError as exc:
         for issue in exc.issues:
             emit(ErrorRaised(message=issue.format(str(path)), node=issue.node))
         emit(RunFinished(status="failed", exit_code=2, seconds=0.0))
         raise
-    for issue in warnings:
+    project = ready.project
+    for issue in ready.warnings:
         emit(WarningIssued(message=issue.format(str(path)), node=issue.node))
     emit(
         RunStarted(
@@ -188,6 +197,7 @@ def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequ
             backend=backend.name,
             workers=backend.workers,
             pid=os.getpid(),
+            device=ready.device,
         )
     )
     rows: dict[str, int] = {}
@@ -200,7 +210,7 @@ def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequ
     sampler.start()
     status, code = "failed", 1
     try:
-        result = run(project, registry, base_dir, backend, emit, rows, previews)
+        result = run(project, registry, ready.base_dir, backend, emit, rows, previews, ready.devices)
         status, code = "done", 0
         _write_previews(previews, options.preview_dir, "done", emit)
     except DataError as exc:

@@ -19,13 +19,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .device import ArrayDevice
+
 
 @dataclass(frozen=True)
 class BuildContext:
-    """What a node's build function may know: its id and where relative paths resolve."""
+    """What a node's build function may know: its id, where relative paths resolve, and the
+    array device its numeric kernels should use (None: the CPU; engine.device)."""
 
     node: str
     base_dir: Path
+    device: ArrayDevice | None = None
 
     def path(self, value: str) -> Path:
         from .projectfile import resolve_path

@@ -30,6 +30,7 @@ def run_nodes(
     edges: list[tuple[str, str]],
     backend: Backend | None = None,
     sink: str = "out",
+    devices: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Run nodes (plus a sink.parquet named `sink` fed by the last node); return its table."""
     last = nodes[-1]["id"]
@@ -43,7 +44,7 @@ def run_nodes(
     loaded = loads(json.dumps(project), registry)
     problems = errors(validate(loaded, registry, tmp_path))
     assert not problems, problems
-    run(loaded, registry, tmp_path, backend or Sequential())
+    run(loaded, registry, tmp_path, backend or Sequential(), devices=devices)
     return pd.read_parquet(target)
 
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from ..device import ArrayDevice
 
 AGGREGATES = ("count", "sum", "mean", "min", "max", "std", "var", "nunique", "median", "first", "last")
 _NUMERIC_ONLY = frozenset({"sum", "mean", "std", "var", "median"})
@@ -107,8 +110,9 @@ def _group_codes(frame: pd.DataFrame, by: list[str], sort: bool) -> tuple[np.nda
     return codes, np.unique(codes, return_index=True)[1]
 
 
-def partial(frame: pd.DataFrame, spec: AggSpec) -> AggPartial:
-    """One row per group and decomposable statistic; rows only where no summary is exact."""
+def partial(frame: pd.DataFrame, spec: AggSpec, device: ArrayDevice | None = None) -> AggPartial:
+    """One row per group and decomposable statistic; rows only where no summary is exact.
+    On a `device`, the count and sum of float columns are scattered there (engine.device)."""
     stats, rows = _plan(spec)
     _check_numeric(frame, spec)
     by = list(spec.by)
@@ -118,9 +122,17 @@ def partial(frame: pd.DataFrame, spec: AggSpec) -> AggPartial:
     keys = frame[by].take(first).reset_index(drop=True)
     keys.columns = [f"k{i}" for i in range(len(by))]
     grouped = frame.groupby(codes, sort=True)
-    named = {s: (col, kind) for (kind, col), s in stats.items() if kind not in ("size", "m2")}
+    on_device = _device_stats(frame, stats, device)
+    named = {
+        s: (col, kind)
+        for (kind, col), s in stats.items()
+        if kind not in ("size", "m2") and s not in on_device
+    }
     out = grouped.agg(**named).reset_index(drop=True) if named else pd.DataFrame(index=range(ngroups))
     out["s0"] = np.bincount(codes, minlength=ngroups).astype(np.int64)
+    if device is not None and on_device:
+        for s, values in _scatter(device, codes, ngroups, frame, on_device).items():
+            out[s] = values
     for (kind, col), s in stats.items():
         if kind == "m2":  # two-pass sum of squared deviations from the partition's group mean
             mean = _divide(out[stats["sum", col]], out[stats["count", col]])
@@ -135,6 +147,47 @@ def partial(frame: pd.DataFrame, spec: AggSpec) -> AggPartial:
         pairs = pairs[pairs["v"].notna()]
         kept.append((pairs.drop_duplicates() if kind == "nunique" else pairs).reset_index(drop=True))
     return AggPartial(stats=out, rows=tuple(kept))
+
+
+def _device_stats(
+    frame: pd.DataFrame, stats: dict[tuple[str, str | None], str], device: ArrayDevice | None
+) -> dict[str, tuple[str, str]]:
+    """The count and sum statistics of float columns, {stat: (kind, column)}, when on a device."""
+    if device is None:
+        return {}
+    return {
+        s: (kind, col)
+        for (kind, col), s in stats.items()
+        if kind in ("count", "sum") and col is not None and frame[col].dtype == np.float64
+    }
+
+
+def _scatter(
+    device: ArrayDevice,
+    codes: np.ndarray,
+    ngroups: int,
+    frame: pd.DataFrame,
+    wanted: dict[str, tuple[str, str]],
+) -> dict[str, np.ndarray]:
+    """Per-group counts and sums of float columns on the device, each column moved there once;
+    matches pandas (missing skipped, an all-missing group sums to 0) within float rounding."""
+    xp = device.xp
+    groups = device.to_device(codes)
+    moved: dict[str, tuple[Any, Any]] = {}
+    out = {}
+    for s, (kind, col) in wanted.items():
+        if col not in moved:
+            values = device.to_device(frame[col].to_numpy(dtype=np.float64, na_value=np.nan))
+            present = ~xp.isnan(values)
+            moved[col] = (xp.where(present, values, 0.0), present)
+        values, present = moved[col]
+        if kind == "count":
+            result = xp.bincount(groups, weights=present.astype(xp.float64), minlength=ngroups)
+            out[s] = device.to_host(result).astype(np.int64)
+        else:
+            # astype: bincount of no rows is int64, even with float weights
+            out[s] = device.to_host(xp.bincount(groups, weights=values, minlength=ngroups)).astype(np.float64)
+    return out
 
 
 def _first_last_positions(

@@ -11,7 +11,7 @@ import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ from ..errors import DataError
 from ..expr import Column, parse
 from ..frames import default_partitions, ordered, renumber, split, split_pieces
 from .textclass import remove_chars
+
+if TYPE_CHECKING:
+    from ..device import ArrayDevice
 
 # ------------------------------------------------------------------------------------- sources
 
@@ -299,19 +302,77 @@ def evaluate(frame: pd.DataFrame, text: str) -> Column:
     return expr.evaluate(columns, len(frame))
 
 
+class _OnDevice:
+    """One partition's numeric columns on an array device (engine.device): each moved there once,
+    columns derived on the device kept there for later expressions, only results copied back."""
+
+    def __init__(self, device: ArrayDevice) -> None:
+        self.device = device
+        self.held: dict[str, Column] = {}
+
+    def evaluate(self, frame: pd.DataFrame, text: str) -> Column | None:
+        """The result on the device, or None when the expression reads a column the device can't
+        hold (text, dates, nullable values as objects): then it runs on the CPU."""
+        expr = parse(text)
+        arrays = {}
+        for name in expr.columns:
+            if name not in frame.columns:
+                continue  # the evaluator names the unknown column
+            if name not in self.held:
+                value = _to_array(frame[name])
+                data, mask = value if isinstance(value, Column) else (value, None)
+                if data.dtype.kind not in "biuf":
+                    return None
+                to = self.device.to_device
+                self.held[name] = Column(to(data), None if mask is None else to(mask))
+            arrays[name] = self.held[name]
+        return expr.evaluate(arrays, len(frame), self.device.xp)
+
+    def host(self, column: Column) -> Column:
+        return Column(self.device.to_host(column.data), self.device.to_host(column.mask))
+
+    def keep(self, rows: Any) -> None:
+        """Rows kept by a filter (a device bool array), for every held column."""
+        self.held = {
+            name: Column(c.data[rows], None if c.mask is None else c.mask[rows])
+            for name, c in self.held.items()
+        }
+
+
 def compute_rows(
-    frame: pd.DataFrame, filter_text: str | None, columns: dict[str, str] | None
+    frame: pd.DataFrame,
+    filter_text: str | None,
+    columns: dict[str, str] | None,
+    device: ArrayDevice | None = None,
 ) -> pd.DataFrame:
+    """compute's filter, then its columns in order; numeric expressions on `device` when given."""
+    on = _OnDevice(device) if device is not None else None
     if filter_text:
-        result = evaluate(frame, filter_text)
-        keep = np.asarray(result.data, dtype=bool)
-        if result.mask is not None:
-            keep = keep & ~result.mask
+        result = on.evaluate(frame, filter_text) if on else None
+        if result is not None and on is not None:
+            kept = (
+                result.data.astype(bool) if result.mask is None else result.data.astype(bool) & ~result.mask
+            )
+            on.keep(kept)
+            keep = on.device.to_host(kept)
+        else:
+            result = evaluate(frame, filter_text)
+            keep = np.asarray(result.data, dtype=bool)
+            if result.mask is not None:
+                keep = keep & ~result.mask
         frame = frame[keep]
     if columns:
         frame = frame.copy(deep=False)
         for name, text in columns.items():
-            frame[name] = _to_series(evaluate(frame, text), frame.index)
+            result = on.evaluate(frame, text) if on else None
+            if result is not None and on is not None:
+                on.held[name] = result
+                result = on.host(result)
+            else:
+                result = evaluate(frame, text)
+                if on is not None:
+                    on.held.pop(name, None)  # replaced on the CPU: the device copy is stale
+            frame[name] = _to_series(result, frame.index)
     return frame
 
 

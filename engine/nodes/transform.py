@@ -393,7 +393,10 @@ def _build_compute(p: dict[str, Any], ctx: BuildContext) -> list[Step]:
     if p["filter"] or p["columns"]:
         steps.append(
             Map(
-                partial(kernels.compute_rows, filter_text=p["filter"], columns=p["columns"]), "filter+columns"
+                partial(
+                    kernels.compute_rows, filter_text=p["filter"], columns=p["columns"], device=ctx.device
+                ),
+                "filter+columns",
             )
         )
     if p["aggregate"]:
@@ -402,7 +405,11 @@ def _build_compute(p: dict[str, Any], ctx: BuildContext) -> list[Step]:
         values = tuple((name, *parse_aggregate(text)) for name, text in p["aggregate"]["values"].items())
         spec = agg.AggSpec(by=tuple(p["aggregate"].get("by") or ()), values=values)
         steps.append(
-            Reduce(partial(agg.partial, spec=spec), partial(agg.combine, spec=spec), name="aggregate")
+            Reduce(
+                partial(agg.partial, spec=spec, device=ctx.device),
+                partial(agg.combine, spec=spec),
+                name="aggregate",
+            )
         )
     if p["sort"]:
         steps.append(

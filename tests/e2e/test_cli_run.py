@@ -198,7 +198,7 @@ def test_run_failure_exit_1_names_node_and_place_changes_nothing(
     ("args", "message"),
     [
         (["--backend", "dask"], "backend 'dask' needs a scheduler address"),
-        (["--device", "gpu"], "device 'gpu' was asked for, but this machine has no usable GPU"),
+        (["--device", "gpu"], "device 'gpu' was asked for by the run, but there is no usable GPU: CuPy"),
         (["--set", "nowhere.rows=3"], "there is no node 'nowhere'"),
         (["--set", "orders.rows=-3"], "param 'rows'"),
         (["--set", "broken"], "is not of the form NODE.PARAM=VALUE"),
@@ -222,6 +222,31 @@ def test_run_node_level_backend_is_refused_not_ignored_exit_2(tmp_path: Path) ->
     assert "a node-level backend ('processes') differs from the run's" in result.stderr
     assert f"node '{data['nodes'][1]['id']}'" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_run_node_level_gpu_without_one_names_node_exit_2(tmp_path: Path) -> None:
+    project = copy_example("orders", tmp_path)
+    data = json.loads(project.read_text())
+    node = next(n for n in data["nodes"] if n["type"] == "compute")
+    node["resources"] = {"device": "gpu"}
+    project.write_text(json.dumps(data))
+    result = graphmill("run", str(project))
+    assert result.returncode == 2, result.stderr
+    assert f"node '{node['id']}'" in result.stderr and "no usable GPU" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_run_device_auto_without_gpu_runs_on_cpu_and_reports_it(tmp_path: Path) -> None:
+    project = copy_example("orders", tmp_path)
+    result = graphmill(
+        "run", "--device", "auto", "--events", "jsonl", "--set", "orders.rows=2000", str(project)
+    )
+    assert result.returncode == 0, result.stderr
+    started = json.loads(result.stdout.splitlines()[0])
+    assert started["event"] == "run_started" and started["device"] == "cpu (auto: no GPU found)"
+    plain = graphmill("run", "--set", "orders.rows=2000", "--set", "out.path=plain.csv", str(project))
+    assert "device cpu" in plain.stderr
+    assert (tmp_path / "out" / "revenue_by_region.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
 
 
 def test_run_overwrite_false_existing_output_exit_2(tmp_path: Path) -> None:
