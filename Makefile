@@ -7,11 +7,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.graphmill-installed
 
-# Qt offscreen needs the first line; a real window under Xvfb needs the rest (STACK.md).
+# Qt offscreen needs the first line; a real window under Xvfb needs the rest (STACK.md);
+# the Dask TLS test makes its certificates with openssl.
 QT_DEBS := libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0 \
 	libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 \
 	libxcb-render0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1 libxcb-xfixes0 libxcb-xkb1 \
-	libxcb1 libxkbcommon-x11-0 libx11-xcb1 xvfb xauth
+	libxcb1 libxkbcommon-x11-0 libx11-xcb1 xvfb xauth openssl
 
 .PHONY: run test lint setup sysdeps clean
 

@@ -157,7 +157,7 @@ class Dask:
 
     name = "dask"
 
-    def __init__(self, scheduler: str, workers: int | None) -> None:
+    def __init__(self, scheduler: str, workers: int | None, tls: dict[str, str] | None = None) -> None:
         try:
             import distributed
         except ImportError as exc:
@@ -169,6 +169,7 @@ class Dask:
 
         self._cluster: Any = None
         self.scheduler = scheduler
+        security = _security(tls)
         if scheduler == "local":
             self._cluster = distributed.LocalCluster(
                 n_workers=workers or available_cores(),
@@ -176,6 +177,7 @@ class Dask:
                 processes=True,
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
+                **({"security": security, "protocol": "tls://"} if security else {}),
             )
             address = self._cluster.scheduler_address
         else:
@@ -184,7 +186,9 @@ class Dask:
         # the client logs connection retries at INFO/WARNING; the one-line error below says it all
         logging.getLogger("distributed").setLevel(logging.ERROR)
         try:
-            self._client = distributed.Client(address, timeout=timeout, set_as_default=False)
+            self._client = distributed.Client(
+                address, timeout=timeout, set_as_default=False, security=security
+            )
         except (OSError, TimeoutError) as exc:
             self._close_cluster()
             raise BackendUnavailable(
@@ -244,6 +248,18 @@ class Dask:
         return self
 
 
+def _security(tls: dict[str, str] | None) -> Any:
+    """Dask's TLS settings from resources.security's resolved paths (ca, cert, key), or None.
+    Encryption is then required: a tls:// scheduler is never reached in the clear."""
+    if not tls:
+        return None
+    from distributed.security import Security
+
+    return Security(
+        tls_ca_file=tls["ca"], tls_client_cert=tls["cert"], tls_client_key=tls["key"], require_encryption=True
+    )
+
+
 def _sent_once(client: Any, value: Any, prefix: str) -> Any:
     """A future of `value`, sent to the cluster once as a task that returns it (not scattered:
     a task's result is recomputed elsewhere when its worker dies)."""
@@ -284,11 +300,14 @@ def _connect_timeout() -> float:
     return min(float(configured or CONNECT_TIMEOUT), CONNECT_TIMEOUT)
 
 
-def make_backend(name: str, workers: int | str | None, scheduler: str | None = None) -> Backend:
+def make_backend(
+    name: str, workers: int | str | None, scheduler: str | None = None, tls: dict[str, str] | None = None
+) -> Backend:
     """The backend for a run. `auto` chooses per stage: threads where the work releases the GIL
-    (they cost nothing to start or to send partitions to), processes where it does not."""
+    (they cost nothing to start or to send partitions to), processes where it does not. `tls`:
+    resolved paths of resources.security for a Dask scheduler."""
     if name == "dask":
-        return Dask(scheduler or "local", None if workers in (None, "auto") else int(workers))
+        return Dask(scheduler or "local", None if workers in (None, "auto") else int(workers), tls)
     count = available_cores() if workers in (None, "auto") else int(workers)
     if name == "sequential" or (count == 1 and name == "auto"):
         return Sequential()

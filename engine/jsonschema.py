@@ -70,6 +70,12 @@ def _resources() -> dict[str, Any]:
             "workers": {"anyOf": [{"type": "integer", "minimum": 1}, {"const": "auto"}, {"type": "null"}]},
             "device": {"enum": ["cpu", "gpu", "auto", None]},
             "scheduler": {"type": ["string", "null"]},
+            "security": {
+                "type": ["object", "null"],
+                "additionalProperties": False,
+                "required": ["ca", "cert", "key"],
+                "properties": {k: {"type": "string"} for k in ("ca", "cert", "key")},
+            },
         },
     }
 

@@ -31,6 +31,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
 
+class Security(_Strict):
+    """TLS for a Dask scheduler (`tls://`): paths of the CA certificate and of this client's
+    certificate and key, relative to the project's folder. Never printed or reported."""
+
+    ca: str
+    cert: str
+    key: str
+
+    def __repr__(self) -> str:  # the paths stay out of logs and tracebacks
+        return "Security(...)"
+
+
 class Resources(_Strict):
     """Where a project (or one node) runs; every key is optional."""
 
@@ -38,6 +50,7 @@ class Resources(_Strict):
     workers: Any = Field(default=None, json_schema_extra=_WORKERS_SCHEMA)
     device: Device | None = None
     scheduler: str | None = None
+    security: Security | None = None
 
     @field_validator("workers")
     @classmethod

@@ -79,6 +79,7 @@ def effective_resources(project: Project, options: RunOptions) -> Resources:
         workers=options.workers or base.workers or "auto",
         device=options.device or base.device or "cpu",
         scheduler=options.scheduler or base.scheduler,
+        security=base.security,
     )
 
 
@@ -88,12 +89,20 @@ def check_resources(project: Project, resources: Resources) -> None:
     if resources.backend == "dask" and not resources.scheduler:
         msg = "backend 'dask' needs a scheduler address (tcp://host:port) or 'local' (--scheduler)"
         issues.append(Issue(msg, param="resources.scheduler"))
+    if (
+        resources.backend == "dask"
+        and (resources.scheduler or "").startswith("tls://")
+        and not resources.security
+    ):
+        msg = "a tls:// scheduler needs resources.security (ca, cert and key files) in the project"
+        issues.append(Issue(msg, param="resources.security"))
     for node in project.nodes:  # one backend runs the whole project: say so, never ignore it
-        for key in ("backend", "workers", "scheduler"):
+        for key in ("backend", "workers", "scheduler", "security"):
             value = getattr(node.resources, key, None)
             if value is not None and value != getattr(resources, key):
+                shown = "given" if key == "security" else repr(value)
                 msg = (
-                    f"a node-level {key} ({value!r}) differs from the run's "
+                    f"a node-level {key} ({shown}) differs from the run's "
                     f"({getattr(resources, key)!r}): one backend runs the whole project in this "
                     "version; set it in the project's resources"
                 )
@@ -181,7 +190,7 @@ def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequ
     emit = Emitter(list(handlers))
     try:
         ready = prepare(path, registry, options)
-        backend = _start_backend(ready.resources)
+        backend = _start_backend(ready.resources, ready.base_dir)
     except ProjectError as exc:
         for issue in exc.issues:
             emit(ErrorRaised(message=issue.format(str(path)), node=issue.node))
@@ -238,13 +247,18 @@ def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequ
     return result
 
 
-def _start_backend(resources: Resources) -> Any:
+def _start_backend(resources: Resources, base_dir: Path) -> Any:
     """The run's backend; one that cannot start (a Dask scheduler that does not answer) is a
     project error, found before any data is read."""
     from .backends import BackendUnavailable, make_backend
+    from .projectfile import resolve_path
 
+    tls = None
+    if resources.security is not None:
+        sec = resources.security
+        tls = {k: str(resolve_path(base_dir, getattr(sec, k))) for k in ("ca", "cert", "key")}
     try:
-        return make_backend(resources.backend or "auto", resources.workers, resources.scheduler)
+        return make_backend(resources.backend or "auto", resources.workers, resources.scheduler, tls)
     except BackendUnavailable as exc:
         raise ProjectError([Issue(str(exc), param=exc.param)]) from exc
 

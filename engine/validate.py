@@ -8,6 +8,7 @@ from pathlib import Path
 from .errors import Issue
 from .graph import find_cycle
 from .models import Edge, Project, Resources
+from .projectfile import resolve_path
 from .registry import NodeSpec, Registry
 from .schema import Inference, infer_schemas, suggest
 
@@ -20,7 +21,7 @@ def validate(project: Project, registry: Registry, base_dir: str | Path) -> list
 def check(project: Project, registry: Registry, base_dir: str | Path) -> tuple[list[Issue], Inference]:
     """Issues and the inferred schemas (the designer uses both)."""
     issues = check_structure(project)
-    issues += _check_resources(None, project.resources)
+    issues += _check_resources(None, project.resources, base_dir)
     unusable: set[str] = set()
     for node in project.nodes:
         spec = registry.find(node.type)
@@ -39,7 +40,7 @@ def check(project: Project, registry: Registry, base_dir: str | Path) -> tuple[l
         if node_issues:
             unusable.add(node.id)
         issues += node_issues
-        issues += _check_resources(node.id, node.resources)
+        issues += _check_resources(node.id, node.resources, base_dir)
     issues += _check_ports(project, registry)
     inference = infer_schemas(project, registry, base_dir, skip=unusable)
     issues += inference.issues
@@ -112,13 +113,19 @@ def _check_ports(project: Project, registry: Registry) -> list[Issue]:
     return issues
 
 
-def _check_resources(node_id: str | None, resources: Resources | None) -> list[Issue]:
+def _check_resources(node_id: str | None, resources: Resources | None, base_dir: str | Path) -> list[Issue]:
     if resources is None:
         return []
+    issues = []
     if resources.backend == "dask" and not resources.scheduler:
         msg = "backend 'dask' needs a scheduler address (tcp://host:port) or 'local'"
-        return [Issue(msg, node=node_id, param="resources.scheduler")]
-    return []
+        issues.append(Issue(msg, node=node_id, param="resources.scheduler"))
+    if resources.security is not None:  # the paths are never printed: the param names the file
+        for key in ("ca", "cert", "key"):
+            if not resolve_path(Path(base_dir), getattr(resources.security, key)).is_file():
+                msg = "no such file (a relative path is taken from the project's folder)"
+                issues.append(Issue(msg, node=node_id, param=f"resources.security.{key}"))
+    return issues
 
 
 def _unknown_type(node_id: str, type_name: str, plugin: str | None, registry: Registry) -> Issue:

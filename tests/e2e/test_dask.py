@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,19 +61,26 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             continue
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    logs = tmp_path_factory.mktemp("dask-logs")
-    address = f"tcp://127.0.0.1:{_free_port()}"
+@contextmanager
+def _running_cluster(logs: Path, protocol: str = "tcp", tls: tuple[str, ...] = ()) -> Iterator[Cluster]:
+    """`dask scheduler` and two single-threaded `dask worker` processes on 127.0.0.1."""
+    address = f"{protocol}://127.0.0.1:{_free_port()}"
     port = address.rsplit(":", 1)[1]
-    procs = [
-        _start(["scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"], logs / "scheduler.log")
-    ]
+    scheduler = ["scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard", "--protocol", protocol]
+    procs = [_start([*scheduler, *tls], logs / "scheduler.log")]
     try:
         for i in range(2):
             worker = ["worker", address, "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1"]
-            procs.append(_start([*worker, "--no-dashboard", "--name", f"w{i}"], logs / f"worker{i}.log"))
-        client = distributed.Client(address, timeout=30, set_as_default=False)
+            procs.append(
+                _start([*worker, *tls, "--no-dashboard", "--name", f"w{i}"], logs / f"worker{i}.log")
+            )
+        security = None
+        if tls:
+            ca, cert, key = tls[1], tls[3], tls[5]
+            security = distributed.Security(
+                tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, require_encryption=True
+            )
+        client = distributed.Client(address, timeout=30, set_as_default=False, security=security)
         try:
             client.wait_for_workers(2, timeout=60)
             yield Cluster(address, client)
@@ -81,6 +90,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         for proc in reversed(procs):
             _stop(proc)
     assert all(p.poll() is not None for p in procs)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with _running_cluster(tmp_path_factory.mktemp("dask-logs")) as running:
+        yield running
 
 
 def _partition_tasks(dask_scheduler: Any) -> int:
@@ -194,3 +209,63 @@ def test_dask_worker_killed_mid_run_is_retried_or_reported(cluster: Cluster, tmp
         assert proc.returncode == 1 and "worker" in stderr and "Traceback" not in stderr, stderr
         assert not (project.parent / "out").exists()
     cluster.client.wait_for_workers(2, timeout=60)
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _certificates(where: Path) -> dict[str, Path]:
+    """A throwaway CA and one certificate it signed for 127.0.0.1, used by scheduler, workers
+    and client alike (Dask's mutual TLS)."""
+    where.mkdir()
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=graphmill test CA",
+             "-keyout", "ca.key", "-out", "ca.pem", cwd=where)  # fmt: skip
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+             "-keyout", "node.key", "-out", "node.csr", cwd=where)  # fmt: skip
+    (where / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    _openssl("x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-days", "1", "-extfile", "san.cnf", "-out", "node.pem", cwd=where)  # fmt: skip
+    return {"ca": where / "ca.pem", "cert": where / "node.pem", "key": where / "node.key"}
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="needs the openssl command to make certificates")
+def test_dask_tls_cluster_same_bytes_and_paths_never_printed(tmp_path: Path) -> None:
+    certs = _certificates(tmp_path / "secret-certs")
+    tls = [
+        "--tls-ca-file",
+        str(certs["ca"]),
+        "--tls-cert",
+        str(certs["cert"]),
+        "--tls-key",
+        str(certs["key"]),
+    ]
+    reference = copy_example("orders", tmp_path / "sequential")
+    assert (
+        graphmill("run", "--quiet", "--backend", "sequential", *SMALL["orders"], str(reference)).returncode
+        == 0
+    )
+    (tmp_path / "logs").mkdir()
+    with _running_cluster(tmp_path / "logs", "tls", tls) as c:
+        project = copy_example("orders", tmp_path / "dask")
+        data = json.loads(project.read_text())
+        security = {k: os.path.relpath(v, project.parent) for k, v in certs.items()}
+        data["resources"] = {"backend": "dask", "scheduler": c.address}
+        project.write_text(json.dumps(data))
+        # a tls:// scheduler without certificates: refused before connecting
+        result = graphmill("run", *SMALL["orders"], str(project))
+        assert result.returncode == 2 and "needs resources.security" in result.stderr, result.stderr
+        data["resources"]["security"] = {**security, "key": "missing.key"}
+        project.write_text(json.dumps(data))
+        result = graphmill("run", *SMALL["orders"], str(project))
+        assert result.returncode == 2 and "resources.security.key" in result.stderr, result.stderr
+        assert "missing.key" not in result.stderr
+        data["resources"]["security"] = security
+        project.write_text(json.dumps(data))
+        result = graphmill("run", "--events", "jsonl", *SMALL["orders"], str(project))
+        assert result.returncode == 0, result.stderr
+        assert outputs(project.parent) == outputs(reference.parent)
+        assert "secret-certs" not in result.stdout + result.stderr
+        done = [e for e in _events(result.stdout) if e["event"] == "partition_done"]
+        pids = {f"pid:{pid}" for pid in c.client.run(os.getpid).values()}
+        assert done and {e["worker"] for e in done} <= pids
