@@ -16,25 +16,39 @@ Interface:
 - `resources() -> Resources | None`: what the panel shows; None when nothing is set.
 - signal `changed(object)`: a `Resources` or None, after each edit by the user.
 - read-only: `gpu_available`, `gpu_reason` (why the GPU choice is disabled, "" if it is not).
+- `check_cluster()` (slot, the "Check" button beside the scheduler): asks the scheduler for
+  its workers through `graphmill resources --scheduler ADDR --json` in a child process (the
+  GUI never imports Dask) and shows the answer; signal `cluster_checked(dict | str)` gives the
+  JSON, or the error line.
+- `base_dir`: a callable giving the project's folder, where relative TLS paths resolve.
+
+TLS files (`resources.security`) are written only when the user types all three; a project's
+own are kept as they are, and never shown elsewhere.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QProcess, Qt, Signal, Slot
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from engine.models import Resources
+from engine.models import Resources, Security
 
 BACKENDS = {
     "auto": "auto: threads, or processes where a step holds the GIL",
@@ -44,7 +58,9 @@ BACKENDS = {
     "dask": "dask: a Dask cluster (scheduler address below)",
 }
 DEVICES = {"cpu": "CPU", "gpu": "GPU", "auto": "auto: the GPU when there is one"}
-FIELDS = ("backend", "workers", "device", "scheduler")
+FIELDS = ("backend", "workers", "device", "scheduler", "security")
+TLS = {"ca": "CA certificate", "cert": "client certificate", "key": "client key"}
+ENGINE = (sys.executable, "-m", "engine")  # how the panel asks the engine about a cluster
 
 
 def _gpu_reason(machine: Any) -> str:
@@ -62,9 +78,15 @@ class ResourcesPanel(QWidget):
     """Backend, workers, device and scheduler of a project; see the module docstring."""
 
     changed = Signal(object)
+    cluster_checked = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None, *, machine: Any = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, machine: Any = None, engine: tuple[str, ...] = ENGINE
+    ) -> None:
         super().__init__(parent)
+        self.engine = engine
+        self.base_dir: Callable[[], Path] = Path.cwd
+        self._probe: QProcess | None = None
         if machine is None:
             from engine.machine import machine as probe
 
@@ -73,6 +95,7 @@ class ResourcesPanel(QWidget):
         self.gpu_available = bool(machine.gpus)
         self.gpu_reason = _gpu_reason(machine)
         self._set: set[str] = set()  # fields the project sets (loaded, or edited here)
+        self._security: Security | None = None
         self._loading = False
 
         self.backend = QComboBox()
@@ -90,6 +113,17 @@ class ResourcesPanel(QWidget):
         self.scheduler = QLineEdit()
         self.scheduler.setPlaceholderText("tcp://127.0.0.1:8786, or local")
         self.scheduler.setClearButtonEnabled(True)
+        self.check = QPushButton("Check")
+        self.check.setToolTip("Ask the scheduler for its workers, threads and memory")
+        self.cluster_note = QLabel()
+        self.cluster_note.setWordWrap(True)
+        self.cluster_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.tls = {}
+        for key, what in TLS.items():
+            edit = QLineEdit()
+            edit.setPlaceholderText(f"{what} file (tls:// only)")
+            edit.setClearButtonEnabled(True)
+            self.tls[key] = edit
         self.machine_note = QLabel(
             f"This computer: {machine.cores} cores, {machine.memory_total / 1024**3:.1f} GiB"
         )
@@ -110,7 +144,13 @@ class ResourcesPanel(QWidget):
         form.addRow("Workers", self.workers)
         form.addRow("Device", self.device)
         form.addRow("", self.device_note)
-        form.addRow("Scheduler", self.scheduler)
+        row = QHBoxLayout()
+        row.addWidget(self.scheduler, 1)
+        row.addWidget(self.check)
+        form.addRow("Scheduler", row)
+        form.addRow("", self.cluster_note)
+        for key, edit in self.tls.items():
+            form.addRow(f"TLS {key}", edit)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.machine_note)
@@ -120,6 +160,10 @@ class ResourcesPanel(QWidget):
         self.workers.valueChanged.connect(lambda _: self._edited("workers"))
         self.device.currentIndexChanged.connect(lambda _: self._edited("device"))
         self.scheduler.editingFinished.connect(self._scheduler_edited)
+        self.scheduler.textChanged.connect(lambda _: self._update_enabled())
+        self.check.clicked.connect(self.check_cluster)
+        for edit in self.tls.values():
+            edit.editingFinished.connect(self._tls_edited)
         self.set_resources(None)
 
     # ------------------------------------------------------------------------------ interface
@@ -135,6 +179,9 @@ class ResourcesPanel(QWidget):
             self.workers.setValue(r.workers if isinstance(r.workers, int) else 0)
             self.device.setCurrentIndex(max(0, self.device.findData(r.device or "cpu")))
             self.scheduler.setText(r.scheduler or "")
+            self._security = r.security
+            for key, edit in self.tls.items():
+                edit.setText(getattr(r.security, key) if r.security else "")
         finally:
             self._loading = False
         self._update_enabled()
@@ -151,7 +198,27 @@ class ResourcesPanel(QWidget):
             values["device"] = self.device.currentData()
         if "scheduler" in self._set:
             values["scheduler"] = self.scheduler.text().strip() or None
+        if "security" in self._set:
+            values["security"] = self._security
         return Resources(**values)
+
+    @Slot()
+    def check_cluster(self) -> None:
+        """The scheduler's workers, threads and memory, asked in a child process."""
+        address = self.scheduler.text().strip()
+        if not address or address == "local" or self._probe is not None:
+            return
+        args = [*self.engine[1:], "resources", "--json", "--scheduler", address]
+        if self._security is not None:
+            for key in TLS:
+                args += [f"--tls-{key}", getattr(self._security, key)]
+        probe = QProcess(self)
+        probe.setWorkingDirectory(str(self.base_dir()))
+        probe.finished.connect(lambda code, _status: self._checked(probe, code))
+        self._probe = probe
+        self.cluster_note.setText(f"asking {address}...")
+        self._update_enabled()
+        probe.start(self.engine[0], args)
 
     # ------------------------------------------------------------------------------ internals
 
@@ -176,9 +243,57 @@ class ResourcesPanel(QWidget):
         self._update_enabled()
         self.changed.emit(self.resources())
 
+    def _checked(self, probe: QProcess, code: int) -> None:
+        out = bytes(probe.readAllStandardOutput().data()).decode(errors="replace")
+        err = bytes(probe.readAllStandardError().data()).decode(errors="replace").strip()
+        self._probe = None
+        probe.deleteLater()
+        answer: dict[str, Any] | str
+        try:
+            answer = json.loads(out) if code == 0 else err.removeprefix("error: ")
+        except ValueError:
+            answer = err or f"no answer (exit {code})"
+        if isinstance(answer, dict):
+            gib = answer["memory_limit"] / 1024**3
+            count = len(answer["workers"])
+            text = f"{count} worker{'s' * (count != 1)}, {answer['threads']} threads, {gib:.1f} GiB"
+            self.cluster_note.setText(text if count else "no workers yet: a run waits for one")
+            self.cluster_note.setStyleSheet("")
+        else:
+            self.cluster_note.setText(answer)
+            self.cluster_note.setStyleSheet("color: #c0392b;")
+        self._update_enabled()
+        self.cluster_checked.emit(answer)
+
+    @Slot()
+    def _tls_edited(self) -> None:
+        """All three files typed: written; all cleared: removed; otherwise wait for the rest."""
+        if self._loading:
+            return
+        texts = {key: edit.text().strip() for key, edit in self.tls.items()}
+        if all(texts.values()):
+            security: Security | None = Security(**texts)
+        elif not any(texts.values()):
+            security = None
+        else:
+            return
+        if security == self._security:
+            return
+        self._security = security
+        if security is None:
+            self._set.discard("security")
+        else:
+            self._set.add("security")
+        self.changed.emit(self.resources())
+
     def _update_enabled(self) -> None:
         dask = self.backend.currentData() == "dask"
         self.scheduler.setEnabled(dask or bool(self.scheduler.text()))
+        address = self.scheduler.text().strip()
+        self.check.setEnabled(bool(address) and address != "local" and self._probe is None)
+        tls = (dask and address.startswith("tls://")) or self._security is not None
+        for edit in self.tls.values():
+            edit.setEnabled(tls)
         self.workers.setEnabled(self.backend.currentData() != "sequential")
         gpu_chosen = self.device.currentData() == "gpu"
         warn = gpu_chosen and not self.gpu_available

@@ -56,6 +56,7 @@ class RunControl(QObject):
         self.panel.node_selected.connect(lambda node: self.canvas.select([node]))
         self.canvas.selection_changed.connect(self._show_preview)
         self.resources.changed.connect(self.document.set_resources)
+        self.resources.base_dir = lambda: self.document.base_dir
         for sig in (self.document.reset, self.document.project_changed):
             sig.connect(self._load_resources)
         self._load_resources()

@@ -158,14 +158,9 @@ class Dask:
     name = "dask"
 
     def __init__(self, scheduler: str, workers: int | None, tls: dict[str, str] | None = None) -> None:
-        try:
-            import distributed
-        except ImportError as exc:
-            raise BackendUnavailable(
-                "backend 'dask' needs dask.distributed, which is not installed: pip install 'graphmill[dask]'",
-                "resources.backend",
-            ) from exc
         import logging
+
+        distributed = _distributed()
 
         self._cluster: Any = None
         self.scheduler = scheduler
@@ -182,21 +177,11 @@ class Dask:
             address = self._cluster.scheduler_address
         else:
             address = scheduler
-        timeout = _connect_timeout()
-        # the client logs connection retries at INFO/WARNING; the one-line error below says it all
-        logging.getLogger("distributed").setLevel(logging.ERROR)
         try:
-            self._client = distributed.Client(
-                address, timeout=timeout, set_as_default=False, security=security
-            )
-        except (OSError, TimeoutError) as exc:
+            self._client = connect(address, tls)
+        except BackendUnavailable:
             self._close_cluster()
-            raise BackendUnavailable(
-                f"cannot reach the Dask scheduler at {address} (no answer within {timeout:g} s)"
-            ) from exc
-        except Exception as exc:
-            self._close_cluster()
-            raise BackendUnavailable(f"cannot use the Dask scheduler address {address!r}: {exc}") from exc
+            raise
         threads = sum(self._client.nthreads().values())
         self.workers = threads or (workers or 1)
 
@@ -246,6 +231,36 @@ class Dask:
 
     def choose(self, gil: bool) -> Backend:
         return self
+
+
+def connect(address: str, tls: dict[str, str] | None = None) -> Any:
+    """A distributed.Client of the scheduler at `address`, or BackendUnavailable saying why
+    (no answer within the connect timeout, a bad address, a refused TLS handshake)."""
+    import logging
+
+    distributed = _distributed()
+    timeout = _connect_timeout()
+    # the client logs connection retries at INFO/WARNING; the one-line error below says it all
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    try:
+        return distributed.Client(address, timeout=timeout, set_as_default=False, security=_security(tls))
+    except (OSError, TimeoutError) as exc:
+        raise BackendUnavailable(
+            f"cannot reach the Dask scheduler at {address} (no answer within {timeout:g} s)"
+        ) from exc
+    except Exception as exc:
+        raise BackendUnavailable(f"cannot use the Dask scheduler address {address!r}: {exc}") from exc
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError as exc:
+        raise BackendUnavailable(
+            "backend 'dask' needs dask.distributed, which is not installed: pip install 'graphmill[dask]'",
+            "resources.backend",
+        ) from exc
+    return distributed
 
 
 def _security(tls: dict[str, str] | None) -> Any:

@@ -117,8 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of the project format")
     p.set_defaults(command="schema", func=_schema)
 
-    p = sub.add_parser("resources", help="cores, memory and GPUs this process may use")
+    p = sub.add_parser(
+        "resources", help="cores, memory and GPUs this process may use, or a Dask cluster's workers"
+    )
     p.add_argument("--json", action="store_true", help="print them as JSON")
+    p.add_argument("--scheduler", metavar="ADDR", help="a Dask scheduler (tcp://host:port, tls://host:port)")
+    for name, what in (("ca", "CA certificate"), ("cert", "client certificate"), ("key", "client key")):
+        p.add_argument(f"--tls-{name}", metavar="FILE", help=f"the {what}, for a tls:// scheduler")
     p.set_defaults(command="resources", func=_resources)
 
     _plugin_commands(sub)
@@ -339,10 +344,33 @@ def _schema(args: argparse.Namespace, ctx: _Context) -> int:
 def _resources(args: argparse.Namespace, ctx: _Context) -> int:
     import dataclasses
 
+    if args.scheduler:
+        return _cluster_resources(args)
     from .machine import describe, machine
 
     found = machine()
     print(json.dumps(dataclasses.asdict(found), indent=2) if args.json else "\n".join(describe(found)))
+    return 0
+
+
+def _cluster_resources(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .backends import BackendUnavailable
+    from .cluster import describe_cluster, scheduler_resources
+
+    files = {k: getattr(args, f"tls_{k}") for k in ("ca", "cert", "key")}
+    if any(files.values()) and not all(files.values()):
+        raise UsageError("--tls-ca, --tls-cert and --tls-key go together")
+    try:
+        cluster = scheduler_resources(args.scheduler, files if all(files.values()) else None)
+    except BackendUnavailable as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        extra = {"threads": cluster.threads, "memory_limit": cluster.memory_limit}
+        print(json.dumps({**dataclasses.asdict(cluster), **extra}, indent=2))
+    else:
+        print("\n".join(describe_cluster(cluster)))
     return 0
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QStandardItemModel
 
 from app.resources_panel import ResourcesPanel
 from engine.machine import Gpu, Machine, machine
-from engine.models import Resources
+from engine.models import Resources, Security
 
 
 def fake_machine(gpus: tuple[Gpu, ...] = ()) -> Machine:
@@ -30,6 +34,9 @@ def gpu_item_enabled(panel: ResourcesPanel) -> bool:
         Resources(backend="dask", scheduler="tcp://127.0.0.1:8786"),
         Resources(device="gpu"),  # kept, though this machine has none
         Resources(workers=2),
+        Resources(
+            backend="dask", scheduler="tls://10.0.0.5:8786", security=Security(ca="a", cert="b", key="c")
+        ),
     ],
 )
 def test_resources_panel_round_trips(qtbot, resources: Resources | None) -> None:
@@ -80,3 +87,64 @@ def test_resources_panel_gpu_offered_when_one_is_found(qtbot) -> None:
     with qtbot.waitSignal(panel.changed) as blocker:
         panel.device.setCurrentIndex(panel.device.findData("gpu"))
     assert blocker.args == [Resources(device="gpu")]
+
+
+def test_resources_panel_tls_written_only_when_all_three_typed(qtbot) -> None:
+    panel = ResourcesPanel(machine=fake_machine())
+    qtbot.addWidget(panel)
+    panel.set_resources(Resources(backend="dask", scheduler="tls://10.0.0.5:8786"))
+    assert all(edit.isEnabled() for edit in panel.tls.values())
+    emitted: list[object] = []
+    panel.changed.connect(emitted.append)
+    panel.tls["ca"].setText("certs/ca.pem")
+    panel.tls["ca"].editingFinished.emit()
+    panel.tls["cert"].setText("certs/me.pem")
+    panel.tls["cert"].editingFinished.emit()
+    assert emitted == []  # two of three: nothing written yet
+    panel.tls["key"].setText("certs/me.key")
+    with qtbot.waitSignal(panel.changed) as blocker:
+        panel.tls["key"].editingFinished.emit()
+    security = Security(ca="certs/ca.pem", cert="certs/me.pem", key="certs/me.key")
+    assert blocker.args == [Resources(backend="dask", scheduler="tls://10.0.0.5:8786", security=security)]
+    for edit in panel.tls.values():
+        edit.clear()
+        edit.editingFinished.emit()
+    assert emitted[-1] == Resources(backend="dask", scheduler="tls://10.0.0.5:8786")
+
+
+FAKE_ENGINE = """
+import json, sys
+args = sys.argv[1:]
+address = args[args.index("--scheduler") + 1]
+if address.endswith(":1"):
+    print("error: cannot reach the Dask scheduler at " + address + " (no answer within 2 s)", file=sys.stderr)
+    sys.exit(2)
+tls = "--tls-key" in args
+workers = [{"name": str(i), "address": f"tcp://h:{i}", "host": "h", "threads": 4, "memory_limit": 2 * 1024**3}
+           for i in range(3)]
+print(json.dumps({"scheduler": address, "workers": workers, "threads": 12, "memory_limit": 6 * 1024**3,
+                  "tls": tls, "cwd": __import__("os").getcwd()}))
+"""
+
+
+def test_resources_panel_check_cluster_shows_workers_or_the_error(qtbot, tmp_path: Path) -> None:
+    script = tmp_path / "fake_engine.py"
+    script.write_text(FAKE_ENGINE)
+    panel = ResourcesPanel(machine=fake_machine(), engine=(sys.executable, str(script)))
+    qtbot.addWidget(panel)
+    panel.base_dir = lambda: tmp_path
+    security = Security(ca="ca.pem", cert="me.pem", key="me.key")
+    panel.set_resources(Resources(backend="dask", scheduler="tls://h:8786", security=security))
+    assert panel.check.isEnabled()
+    with qtbot.waitSignal(panel.cluster_checked, timeout=10_000) as blocker:
+        qtbot.mouseClick(panel.check, Qt.MouseButton.LeftButton)
+    answer = blocker.args[0]
+    assert answer["tls"] and Path(answer["cwd"]) == tmp_path  # relative TLS paths resolve there
+    assert panel.cluster_note.text() == "3 workers, 12 threads, 6.0 GiB"
+    panel.set_resources(Resources(backend="dask", scheduler="tcp://h:1"))
+    with qtbot.waitSignal(panel.cluster_checked, timeout=10_000) as blocker:
+        panel.check_cluster()
+    assert blocker.args[0] == "cannot reach the Dask scheduler at tcp://h:1 (no answer within 2 s)"
+    assert panel.cluster_note.text() == blocker.args[0]
+    panel.scheduler.setText("local")
+    assert not panel.check.isEnabled()

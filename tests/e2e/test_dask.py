@@ -181,6 +181,32 @@ def test_dask_local_cluster_same_bytes_as_sequential(tmp_path: Path) -> None:
     assert {e["worker"] for e in events if e["event"] == "partition_done"} - {f"pid:{os.getpid()}"}
 
 
+def test_resources_scheduler_lists_the_clusters_workers(cluster: Cluster) -> None:
+    result = graphmill("resources", "--scheduler", cluster.address, "--json")
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    expected = cluster.client.scheduler_info()["workers"]
+    assert sorted(w["address"] for w in found["workers"]) == sorted(expected)
+    assert found["threads"] == 2 and all(w["threads"] == 1 for w in found["workers"])
+    assert found["memory_limit"] == sum(w["memory_limit"] for w in expected.values()) > 0
+    text = graphmill("resources", "--scheduler", cluster.address)
+    assert text.returncode == 0 and "workers   2, 2 threads" in text.stdout
+    assert {"w0", "w1"} <= set(text.stdout.split())
+
+
+def test_resources_unreachable_scheduler_exit_2(tmp_path: Path) -> None:
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    result = subprocess.run(
+        [sys.executable, "-m", "engine", "resources", "--scheduler", address],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"},
+        check=False,
+    )
+    assert result.returncode == 2 and f"cannot reach the Dask scheduler at {address}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_dask_worker_killed_mid_run_is_retried_or_reported(cluster: Cluster, tmp_path: Path) -> None:
     """SIGKILL to a real worker process while a stage runs: Dask reschedules its tasks on the
     other worker (same bytes), or the run fails cleanly with nothing written. Runs last: the
@@ -269,3 +295,6 @@ def test_dask_tls_cluster_same_bytes_and_paths_never_printed(tmp_path: Path) -> 
         done = [e for e in _events(result.stdout) if e["event"] == "partition_done"]
         pids = {f"pid:{pid}" for pid in c.client.run(os.getpid).values()}
         assert done and {e["worker"] for e in done} <= pids
+        files = [f"--tls-{k}={v}" for k, v in certs.items()]
+        result = graphmill("resources", "--json", "--scheduler", c.address, *files)
+        assert result.returncode == 0 and len(json.loads(result.stdout)["workers"]) == 2, result.stderr
