@@ -184,6 +184,8 @@ class Dask:
             raise
         threads = sum(self._client.nthreads().values())
         self.workers = threads or (workers or 1)
+        # tasks queue on the scheduler until a worker connects: the run says so, then waits
+        self.waiting_for_workers = threads == 0
 
     def imap(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         return self._results(fn, iter(items))

@@ -199,6 +199,9 @@ def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequ
     project = ready.project
     for issue in ready.warnings:
         emit(WarningIssued(message=issue.format(str(path)), node=issue.node))
+    if getattr(backend, "waiting_for_workers", False):
+        msg = f"the Dask scheduler at {ready.resources.scheduler} has no workers yet: the run waits for one"
+        emit(WarningIssued(message=msg))
     emit(
         RunStarted(
             project=str(path),

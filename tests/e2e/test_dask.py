@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,8 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
 
+from engine.backends import Backend, Sequential, make_backend
 from tests.e2e.test_cli_run import EXAMPLES, ROOT, copy_example, graphmill, outputs
+from tests.engine.test_properties import Scenario, _run_csv, scenarios
 
 distributed = pytest.importorskip("distributed")
 
@@ -205,6 +209,91 @@ def test_resources_unreachable_scheduler_exit_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2 and f"cannot reach the Dask scheduler at {address}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def dask_backend(cluster: Cluster) -> Iterator[Backend]:
+    backend = make_backend("dask", None, cluster.address)
+    yield backend
+    backend.close()
+
+
+@settings(max_examples=15, deadline=None)
+@given(scenario=scenarios())
+def test_dask_cluster_property_graphs_same_bytes_as_sequential(
+    cluster: Cluster, dask_backend: Backend, scenario: Scenario
+) -> None:
+    """The property tests' random graphs (sources, clean, compute, partition, merge), on the
+    real cluster: byte-identical to a sequential run, and the scheduler ran the partitions."""
+    before = cluster.client.run_on_scheduler(_partition_tasks)
+    with tempfile.TemporaryDirectory() as tmp:
+        nodes, edges = scenario.project(Path(tmp))
+        expected = _run_csv(Path(tmp), nodes, edges, Sequential())
+        assert _run_csv(Path(tmp), nodes, edges, dask_backend) == expected
+    assert cluster.client.run_on_scheduler(_partition_tasks) > before
+
+
+def _graphmill_tasks_left(dask_scheduler: Any) -> int:
+    return sum(1 for key in dask_scheduler.tasks if str(key).startswith("graphmill-"))
+
+
+def test_dask_sigint_mid_run_exits_130_writes_nothing_and_cancels_tasks(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    project = copy_example("orders", tmp_path)
+    args = ["run", "--backend", "dask", "--scheduler", cluster.address, "--events", "jsonl"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine", *args, "--set=orders.rows=3000000", str(project)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if json.loads(line)["event"] == "partition_done":
+            break
+    t0 = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert time.perf_counter() - t0 < 2.0 and "Traceback" not in stderr
+    assert not (tmp_path / "out").exists()
+    deadline = time.monotonic() + 10  # the client's cancel reaches the scheduler; nothing stays queued
+    while cluster.client.run_on_scheduler(_graphmill_tasks_left) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert cluster.client.run_on_scheduler(_graphmill_tasks_left) == 0
+
+
+def test_dask_scheduler_without_workers_says_so_and_runs_when_one_joins(tmp_path: Path) -> None:
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    port = address.rsplit(":", 1)[1]
+    scheduler = _start(
+        ["scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"], tmp_path / "s.log"
+    )
+    worker = None
+    try:
+        project = copy_example("stores", tmp_path)
+        args = ["run", "--backend", "dask", "--scheduler", address, "--events", "jsonl", str(project)]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "engine", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert proc.stdout is not None
+        warnings = []
+        for line in proc.stdout:  # warnings come before run_started
+            event = json.loads(line)
+            if event["event"] == "run_started":
+                break
+            warnings.append(event.get("message", ""))
+        assert any("has no workers yet: the run waits for one" in w for w in warnings), warnings
+        worker_args = ["worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard"]
+        worker = _start(worker_args, tmp_path / "w.log")
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr
+        assert outputs(tmp_path)
+    finally:
+        for p in (worker, scheduler):
+            if p is not None:
+                _stop(p)
 
 
 def test_dask_worker_killed_mid_run_is_retried_or_reported(cluster: Cluster, tmp_path: Path) -> None:
