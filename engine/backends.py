@@ -7,6 +7,7 @@ partition order and outputs are identical whatever the backend or worker count.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
 from collections import deque
@@ -208,7 +209,7 @@ class Dask:
         index = 0
         try:
             for item in items:
-                if sizeof(item) > LARGE_ITEM_BYTES:
+                if _size(sizeof, item) > LARGE_ITEM_BYTES:
                     item = _sent_once(client, item, "graphmill-item")
                 window.append(client.submit(_apply, task, item, key=_key("graphmill-partition")))
                 if len(window) >= ahead:
@@ -218,9 +219,12 @@ class Dask:
                 yield _result(window.popleft(), index, lost)
                 index += 1
         finally:
-            if window:
-                client.cancel(list(window))
-            task.release()
+            # after close() (an interrupted run drops this generator late) the client is gone,
+            # and the scheduler has released its futures with it: nothing is left to cancel
+            with contextlib.suppress(RuntimeError):
+                if window:
+                    client.cancel(list(window))
+                task.release()
 
     def close(self) -> None:
         self._client.close()
@@ -233,6 +237,14 @@ class Dask:
 
     def choose(self, gil: bool) -> Backend:
         return self
+
+
+def _size(sizeof: Callable[[Any], int], item: Any) -> int:
+    """Bytes of an item: dask's sizeof, which sees only the shell of our Pieces (row-split
+    slices of held frames), so those count their frames."""
+    from .frames import Pieces
+
+    return sum(sizeof(p) for p in item.parts) if isinstance(item, Pieces) else sizeof(item)
 
 
 def connect(address: str, tls: dict[str, str] | None = None) -> Any:
