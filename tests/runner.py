@@ -13,7 +13,7 @@ from engine.backends import Backend, Sequential
 from engine.errors import errors
 from engine.execute import run
 from engine.projectfile import loads
-from engine.registry import builtin_registry
+from engine.registry import Registry, builtin_registry
 from engine.validate import validate
 
 
@@ -30,8 +30,11 @@ def run_nodes(
     edges: list[tuple[str, str]],
     backend: Backend | None = None,
     sink: str = "out",
+    registry: Registry | None = None,
 ) -> pd.DataFrame:
-    """Run nodes (plus a sink.parquet named `sink` fed by the last node); return its table."""
+    """Run nodes (plus a sink.parquet named `sink` fed by the last node); return its table.
+
+    `registry` defaults to the built-in types; plugin tests pass one with their specs added."""
     last = nodes[-1]["id"]
     target = tmp_path / f"{sink}.parquet"
     project = {
@@ -39,7 +42,7 @@ def run_nodes(
         "nodes": [*nodes, {"id": sink, "type": "sink.parquet", "params": {"path": target.name}}],
         "edges": [{"from": a, "to": b} for a, b in edges] + [{"from": f"{last}.out", "to": f"{sink}.in"}],
     }
-    registry = builtin_registry()
+    registry = registry or builtin_registry()
     loaded = loads(json.dumps(project), registry)
     problems = errors(validate(loaded, registry, tmp_path))
     assert not problems, problems
