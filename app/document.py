@@ -156,15 +156,21 @@ class Document(QObject):
         self._replace(Project(name="Untitled"), None, None)
 
     def open(self, path: str | Path) -> None:
-        """Load a project; unknown node types stay as placeholders with params and edges."""
+        """Load a project; unknown node types stay as placeholders with params and edges.
+
+        Nodes saved by an older version of their type are migrated (params and type name); such
+        a file is written back migrated on the next save, not as it was read.
+        """
         path = Path(path)
         project = projectfile.load(path, self.registry)
-        self._replace(project, path, path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        self._replace(project, path, None if _was_migrated(project, text) else text)
 
     def load_text(self, text: str, path: str | Path | None = None, *, modified: bool = False) -> None:
         """Replace the project with `text` (e.g. a recovered autosave, which counts as modified)."""
         project = projectfile.loads(text, self.registry, source=str(path) if path else None)
-        self._replace(project, Path(path) if path else None, None if modified else text)
+        keep = not modified and not _was_migrated(project, text)
+        self._replace(project, Path(path) if path else None, text if keep else None)
         if modified:
             self.undo_stack.resetClean()
 
@@ -432,6 +438,11 @@ class Document(QObject):
         self._bump()
         self.registry_changed.emit()
         return spec
+
+
+def _was_migrated(project: Project, text: str) -> bool:
+    """Whether loading renamed a node type or migrated its params (the file says otherwise)."""
+    return projectfile.loads(text).nodes != project.nodes
 
 
 def _ref(value: str | PortRef) -> PortRef:

@@ -175,6 +175,29 @@ class ChoiceEditor(ParamEditor):
         self.combo.setCurrentIndex(max(index, 0))
 
 
+class ColumnEditor(ParamEditor):
+    """One column name: the input's columns to pick from, or typed by hand (when the input's
+    columns are not known before a run, or to fix a name that validation reported)."""
+
+    def __init__(self, param: Param, schema: dict[str, str | None] | None = None) -> None:
+        super().__init__(param, schema)
+        self.combo = QComboBox()
+        self.combo.setEditable(True)
+        self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.combo.addItems(self.columns)
+        self.combo.lineEdit().setPlaceholderText(_default_text(param))
+        self.combo.setCurrentIndex(-1)
+        self.combo.lineEdit().editingFinished.connect(self.commit)
+        self.combo.activated.connect(lambda _index: self.commit())
+        self._stack(self.combo)
+
+    def value(self) -> Any:
+        return self.combo.currentText().strip() or None
+
+    def set_value(self, value: Any) -> None:
+        self.combo.setCurrentText("" if value is None else str(value))
+
+
 class BoolEditor(ParamEditor):
     def __init__(self, param: Param, schema: dict[str, str | None] | None = None) -> None:
         super().__init__(param, schema)
@@ -532,7 +555,9 @@ def make_editor(param: Param, schema: dict[str, str | None] | None = None) -> Pa
         return NumberEditor(param, schema)
     if kind is Editor.EXPRESSION:
         return ExpressionEditor(param, schema)
-    if kind in (Editor.COLUMNS, Editor.COLUMN, Editor.TEXT_LIST):
+    if kind is Editor.COLUMN:
+        return ColumnEditor(param, schema)
+    if kind in (Editor.COLUMNS, Editor.TEXT_LIST):
         cell = Cell("value", "text") if kind is Editor.TEXT_LIST else col
         return TableEditor(
             param,

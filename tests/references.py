@@ -39,3 +39,26 @@ def aggregate(frame: pd.DataFrame, by: list[str], values: AggValues) -> pd.DataF
         for n, fn, c in values
     }
     return pd.DataFrame(out, index=pd.RangeIndex(1))
+
+
+EARTH_RADIUS_KM = 6371.0088  # the IUGG mean radius, as graphmill-geo documents
+
+
+def haversine_km(frame: pd.DataFrame, lat1: str, lon1: str, lat2: str, lon2: str) -> pd.Series:
+    """Great-circle distance per row with the `math` module: an independent check of the
+    vectorised `geo.distance` (missing coordinates give a missing distance)."""
+    import math
+
+    def one(a: float, b: float, c: float, d: float) -> float:
+        if any(math.isnan(v) for v in (a, b, c, d)):
+            return math.nan
+        p1, p2 = math.radians(a), math.radians(c)
+        h = (
+            math.sin((p2 - p1) / 2) ** 2
+            + math.cos(p1) * math.cos(p2) * math.sin(math.radians(d - b) / 2) ** 2
+        )
+        return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(h, 1.0)))
+
+    cols = [frame[c].astype("float64") for c in (lat1, lon1, lat2, lon2)]
+    values = [one(*row) for row in zip(*cols, strict=True)]
+    return pd.Series(values, index=frame.index, dtype="float64")

@@ -13,7 +13,7 @@ from engine.backends import Backend, Sequential
 from engine.errors import errors
 from engine.execute import run
 from engine.projectfile import loads
-from engine.registry import builtin_registry
+from engine.registry import Registry, builtin_registry
 from engine.validate import validate
 
 
@@ -31,8 +31,11 @@ def run_nodes(
     backend: Backend | None = None,
     sink: str = "out",
     devices: dict[str, Any] | None = None,
+    registry: Registry | None = None,
 ) -> pd.DataFrame:
-    """Run nodes (plus a sink.parquet named `sink` fed by the last node); return its table."""
+    """Run nodes (plus a sink.parquet named `sink` fed by the last node); return its table.
+
+    `registry` defaults to the built-in types; plugin tests pass one with their specs added."""
     last = nodes[-1]["id"]
     target = tmp_path / f"{sink}.parquet"
     project = {
@@ -40,7 +43,7 @@ def run_nodes(
         "nodes": [*nodes, {"id": sink, "type": "sink.parquet", "params": {"path": target.name}}],
         "edges": [{"from": a, "to": b} for a, b in edges] + [{"from": f"{last}.out", "to": f"{sink}.in"}],
     }
-    registry = builtin_registry()
+    registry = registry or builtin_registry()
     loaded = loads(json.dumps(project), registry)
     problems = errors(validate(loaded, registry, tmp_path))
     assert not problems, problems

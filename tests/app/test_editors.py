@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.editors import JsonEditor, TableEditor, check_expression, make_editor
+from app.editors import ColumnEditor, JsonEditor, TableEditor, check_expression, make_editor
 from engine.registry import Editor, Param
 
 SCHEMA = {"region": "string", "price": "float64", "quantity": "int64"}
@@ -19,7 +19,7 @@ ROUND_TRIPS: list[tuple[Editor, Any, Any]] = [
     (Editor.INT, int, 12),
     (Editor.FLOAT, float, 2.5),
     (Editor.EXPRESSION, str, "price * 2"),
-    (Editor.COLUMN, str, None),
+    (Editor.COLUMN, str, "price"),
     (Editor.COLUMNS, list[str], ["region", "price"]),
     (Editor.SORT_KEYS, list[str], ["-price", "region"]),
     (Editor.MAPPING, dict[str, str], {"region": "area"}),
@@ -48,6 +48,20 @@ def test_every_editor_kind_has_an_editor(qtbot):
         editor = make_editor(Param("p", Any, "doc", editor=kind))
         qtbot.addWidget(editor)
         assert editor.param.name == "p"
+
+
+def test_column_editor_offers_input_columns_and_commits_one_name(qtbot):
+    editor = make_editor(Param("p", str, "doc", required=True, editor=Editor.COLUMN), SCHEMA)
+    qtbot.addWidget(editor)
+    assert isinstance(editor, ColumnEditor)
+    assert [editor.combo.itemText(i) for i in range(editor.combo.count())] == list(SCHEMA)
+    assert editor.value() is None and editor.combo.lineEdit().placeholderText() == "required"
+    with qtbot.waitSignal(editor.committed) as sig:
+        editor.combo.setCurrentIndex(1)
+        editor.combo.activated.emit(1)  # what picking an item from the list emits
+    assert sig.args == ["price", False]
+    editor.set_value("not_yet_there")  # typed by hand: kept as it is
+    assert editor.value() == "not_yet_there"
 
 
 def test_choice_without_choices_falls_back_to_text(qtbot):

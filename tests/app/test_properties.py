@@ -11,6 +11,7 @@ from app.editors import (
     AggregateEditor,
     BoolEditor,
     ChoiceEditor,
+    ColumnEditor,
     ExpressionEditor,
     JsonEditor,
     NumberEditor,
@@ -226,7 +227,7 @@ def test_run_time_type_gets_typed_editors(panel, doc):
     show(panel, nid)
     assert isinstance(panel.editors["width"], NumberEditor)
     assert isinstance(panel.editors["exact"], BoolEditor)
-    assert isinstance(panel.editors["column"], TableEditor)
+    assert isinstance(panel.editors["column"], ColumnEditor)
     assert isinstance(panel.editors["labels"], (JsonEditor, type(panel.editors["labels"])))
     panel.editors["width"].spin.setValue(2.5)
     assert doc.node(nid).params["width"] == 2.5

@@ -15,8 +15,10 @@ from engine.models import Node, Project
 from engine.projectfile import dumps, loads
 from engine.registry import Editor, NodeSpec, Param, Port, Registry, Shape, builtin_registry
 from engine.schema import Schema, SchemaContext
+from tests.geo_plugin import geo_registry
 
 BUILTIN = list(builtin_registry())
+REGISTERED = list(geo_registry())  # the built-ins and the example plugin's types
 FORMAT_TYPES = {
     "source.csv",
     "source.parquet",
@@ -35,6 +37,7 @@ MINIMAL = {
     "source.generate": {"rows": 10},
     "sink.csv": {"path": "out/x.csv"},
     "sink.parquet": {"path": "out/x.parquet"},
+    "geo.distance": {"from_lat": "a", "from_lon": "b", "to_lat": "c", "to_lon": "d"},
 }
 
 
@@ -42,7 +45,7 @@ def test_builtin_registry_has_every_format_type() -> None:
     assert {s.type for s in BUILTIN} == FORMAT_TYPES
 
 
-@pytest.mark.parametrize("spec", BUILTIN, ids=lambda s: s.type)
+@pytest.mark.parametrize("spec", REGISTERED, ids=lambda s: s.type)
 def test_node_spec_is_documented_with_param_schema(spec: NodeSpec) -> None:
     assert spec.doc and spec.title and spec.family
     for param in spec.params:
@@ -54,7 +57,7 @@ def test_node_spec_is_documented_with_param_schema(spec: NodeSpec) -> None:
             assert param.check(param.default) == [], f"{spec.type}.{param.name} default is invalid"
 
 
-@pytest.mark.parametrize("spec", BUILTIN, ids=lambda s: s.type)
+@pytest.mark.parametrize("spec", REGISTERED, ids=lambda s: s.type)
 def test_node_spec_schema_function_handles_unknown_inputs(spec: NodeSpec, tmp_path: Path) -> None:
     params = spec.with_defaults(MINIMAL.get(spec.type, {}))
     ctx = SchemaContext("n", params, {p.name: None for p in spec.inputs}, tmp_path)
@@ -63,11 +66,11 @@ def test_node_spec_schema_function_handles_unknown_inputs(spec: NodeSpec, tmp_pa
     assert all(i.severity == "warning" for i in ctx.issues)
 
 
-@pytest.mark.parametrize("spec", BUILTIN, ids=lambda s: s.type)
+@pytest.mark.parametrize("spec", REGISTERED, ids=lambda s: s.type)
 def test_node_spec_minimal_node_round_trips_and_validates(spec: NodeSpec) -> None:
-    node = Node(id="n", type=spec.type, params=MINIMAL.get(spec.type, {}))
+    node = Node(id="n", type=spec.type, version=spec.version, params=MINIMAL.get(spec.type, {}))
     project = Project(name="one", nodes=[node])
-    again = loads(dumps(project), builtin_registry())
+    again = loads(dumps(project), geo_registry())
     assert again == project
     assert spec.check_params("n", node.params) == []
 
