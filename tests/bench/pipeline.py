@@ -1,7 +1,7 @@
 """Executor benchmark: one reference pipeline run by Graphmill, plain pandas, dask and polars.
 
     .venv/bin/python tests/bench/pipeline.py [--rows 2000000 10000000] [--repeat 3]
-        [--ways graphmill pandas dask polars] [--variant] [--graphmill-root PATH] [--markdown PATH]
+        [--ways graphmill graphmill-dask pandas dask polars] [--variant] [--graphmill-root PATH] [--markdown PATH]
         [--seed 7] [--max-background 0.25]
 
 The pipeline: read the orders CSV (ts as datetime) -> customer lower/strip/remove "[^a-z0-9 ]" ->
@@ -27,6 +27,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +40,7 @@ from benchinfo import machine  # tests/bench/benchinfo.py (the script's folder i
 HERE = Path(__file__).resolve().parent
 DATA = HERE / ".data"  # cached inputs, gitignored
 CHUNK_ROWS = 500_000  # rows generated and written at a time, so generating 10M rows stays small
-WAYS = ("graphmill", "pandas", "dask", "polars")
+WAYS = ("graphmill", "graphmill-dask", "pandas", "dask", "polars")
 VARIANT_NAMES = {"customer": "client", "region": "area", "quantity": "qty", "price": "unit_price"}
 DASK_BLOCKSIZE = "64MB"
 RETRIES = 3  # re-runs of a run disturbed by other programs (a shared machine), before keeping it
@@ -202,8 +204,34 @@ def memory_kind() -> str:
         return "rss"
 
 
-def measure(cmd: list[str], cwd: Path, env: dict[str, str], log_file: Path, kind: str) -> tuple[Run, int]:
-    """Run cmd: its figures (memory of its process tree polled every 50 ms) and its exit code."""
+def _tree(pids: Sequence[int]) -> list[psutil.Process]:
+    procs = []
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            procs += [root, *root.children(recursive=True)]
+        except psutil.Error:
+            pass
+    return procs
+
+
+def _cpu(pids: Sequence[int]) -> float:
+    total = 0.0
+    for proc in _tree(pids):
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def measure(
+    cmd: list[str], cwd: Path, env: dict[str, str], log_file: Path, kind: str, cluster: Sequence[int] = ()
+) -> tuple[Run, int]:
+    """Run cmd: its figures (memory of its process tree polled every 50 ms) and its exit code.
+    `cluster`: pids of long-lived processes the run uses (a Dask scheduler and its workers),
+    whose memory counts with the run's and whose CPU is not "other programs"."""
     peak = 0
     stop = threading.Event()
 
@@ -213,7 +241,7 @@ def measure(cmd: list[str], cwd: Path, env: dict[str, str], log_file: Path, kind
             root = psutil.Process(pid)
             while not stop.is_set():
                 total = 0
-                for proc in [root, *root.children(recursive=True)]:
+                for proc in [root, *root.children(recursive=True), *_tree(cluster)]:
                     try:
                         info = proc.memory_full_info() if kind == "pss" else proc.memory_info()
                         total += getattr(info, kind)
@@ -225,6 +253,7 @@ def measure(cmd: list[str], cwd: Path, env: dict[str, str], log_file: Path, kind
             pass  # the run ended before the first sample
 
     busy, ours = cpu_seconds()
+    ours += _cpu(cluster)
     with log_file.open("w") as out:
         start = time.perf_counter()
         child = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -235,6 +264,7 @@ def measure(cmd: list[str], cwd: Path, env: dict[str, str], log_file: Path, kind
     stop.set()
     poller.join()
     busy_after, ours_after = cpu_seconds()
+    ours_after += _cpu(cluster)
     background = (busy_after - busy - (ours_after - ours)) / wall
     return Run(wall, peak, max(background, 0.0)), rc
 
@@ -301,6 +331,38 @@ def table(title: str, results: dict[str, list[Run]], failed: dict[str, str], kin
     return "\n".join(lines) + "\n"
 
 
+@contextmanager
+def dask_cluster(work: Path, wanted: bool, env: dict[str, str]) -> Iterator[tuple[str, list[int]]]:
+    """A `dask scheduler` and two single-threaded `dask worker` processes on 127.0.0.1 for the
+    whole size, as a cluster runs long before and after a job: (address, their pids)."""
+    if not wanted:
+        yield "", []
+        return
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(sys.executable).with_name("dask"))
+    logs = (work / "cluster.log").open("w")
+    scheduler = [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]
+    worker = [dask, "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard"]
+    procs = [subprocess.Popen(scheduler, stdout=logs, stderr=subprocess.STDOUT, env=env)]
+    try:  # the workers import the engine being measured (--graphmill-root)
+        procs += [subprocess.Popen(worker, stdout=logs, stderr=subprocess.STDOUT, env=env) for _ in range(2)]
+        from distributed import Client
+
+        with Client(address, timeout=30, set_as_default=False) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address, [p.pid for p in procs]
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            proc.wait(timeout=30)
+        logs.close()
+
+
 def bench(rows: int, args: argparse.Namespace, kind: str) -> tuple[str, bool]:
     """Every way at one size, alternating; the Markdown table and whether all runs agreed."""
     shape = Shape.of(args.variant)
@@ -308,17 +370,18 @@ def bench(rows: int, args: argparse.Namespace, kind: str) -> tuple[str, bool]:
     results: dict[str, list[Run]] = {way: [] for way in args.ways}
     failed: dict[str, str] = {}
     ok = True
-    with tempfile.TemporaryDirectory(prefix="graphmill-bench-") as tmp:
+    gm_env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(args.graphmill_root), os.environ.get("PYTHONPATH")])),
+    }
+    with (
+        tempfile.TemporaryDirectory(prefix="graphmill-bench-") as tmp,
+        dask_cluster(Path(tmp), "graphmill-dask" in args.ways, gm_env) as (address, cluster),
+    ):
         work = Path(tmp)
-        gm_env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                filter(None, [str(args.graphmill_root), os.environ.get("PYTHONPATH")])
-            ),
-        }
         proj = work / "bench.graphmill.json"
         proj.write_text(json.dumps(project(csv, shape, "graphmill.csv"), indent=2))
-        if "graphmill" in args.ways:
+        if {"graphmill", "graphmill-dask"} & set(args.ways):
             validate = [sys.executable, "-m", "engine", "validate", str(proj)]
             check = subprocess.run(validate, cwd=work, env=gm_env, capture_output=True, text=True)
             if check.returncode != 0:
@@ -326,6 +389,10 @@ def bench(rows: int, args: argparse.Namespace, kind: str) -> tuple[str, bool]:
         config = {**vars(shape), "path": str(csv), "blocksize": DASK_BLOCKSIZE}
         commands = {
             "graphmill": [sys.executable, "-m", "engine", "run", str(proj)],
+            "graphmill-dask": [
+                *(sys.executable, "-m", "engine", "run", str(proj), "--backend", "dask"),
+                *("--scheduler", address, "--set", "out.path=graphmill-dask.csv"),
+            ],
             **{
                 w: [sys.executable, "-c", s, json.dumps({**config, "out": str(work / f"{w}.csv")})]
                 for w, s in (("pandas", PANDAS), ("dask", DASK), ("polars", POLARS))
@@ -335,9 +402,10 @@ def bench(rows: int, args: argparse.Namespace, kind: str) -> tuple[str, bool]:
         for repeat in range(args.repeat):
             for way in [w for w in args.ways if w not in failed]:
                 log_file = work / f"{way}.log"
-                env = gm_env if way == "graphmill" else dict(os.environ)
+                env = gm_env if way.startswith("graphmill") else dict(os.environ)
+                uses = cluster if way == "graphmill-dask" else []
                 for attempt in range(RETRIES + 1):
-                    run, rc = measure(commands[way], work, env, log_file, kind)
+                    run, rc = measure(commands[way], work, env, log_file, kind, uses)
                     if rc != 0 or run.background <= args.max_background or attempt == RETRIES:
                         break
                     reruns += 1
