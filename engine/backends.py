@@ -213,10 +213,10 @@ class Dask:
                     item = _sent_once(client, item, "graphmill-item")
                 window.append(client.submit(_apply, task, item, key=_key("graphmill-partition")))
                 if len(window) >= ahead:
-                    yield _result(window.popleft(), index, lost)
+                    yield _result(window.popleft(), index, lost, task)
                     index += 1
             while window:
-                yield _result(window.popleft(), index, lost)
+                yield _result(window.popleft(), index, lost, task)
                 index += 1
         finally:
             # after close() (an interrupted run drops this generator late) the client is gone,
@@ -312,13 +312,37 @@ def _key(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex}"
 
 
-def _result(future: Any, index: int, lost: tuple[type[BaseException], ...]) -> Any:
+def _result(future: Any, index: int, lost: tuple[type[BaseException], ...], task: Any) -> Any:
     """Workers that died more often than the scheduler's `allowed_failures` allows (or a task
-    the scheduler gave up on) are WorkerLost, which the executor reports naming the stage."""
+    the scheduler gave up on) are WorkerLost, which the executor reports naming the stage. A
+    stage's task that a worker could not even load cancels its partitions: its own error is
+    the one to report."""
     try:
         return future.result()
     except lost as exc:
+        if task.status == "error":
+            _raise_missing_code(task.exception())
         raise WorkerLost(index, f"{type(exc).__name__}: {exc}") from exc
+    except (ImportError, RuntimeError) as exc:
+        _raise_missing_code(exc)
+
+
+MISSING_CODE = (
+    "the scheduler and every worker need the same Graphmill (pip install graphmill, no Qt "
+    "needed) and the plugins the project uses"
+)
+
+
+def _raise_missing_code(exc: BaseException) -> None:
+    """The cluster lacks code a task needs (a plugin, another version): a worker's ImportError,
+    or the scheduler failing to deserialize the task graph (recent Dask deserializes it there)."""
+    from .errors import DataError
+
+    if isinstance(exc, ImportError):
+        raise DataError(f"a Dask worker cannot import {exc.name or exc}: {MISSING_CODE}") from exc
+    if isinstance(exc, RuntimeError) and "deserializ" in str(exc):
+        raise DataError(f"the Dask cluster cannot load the task's code: {MISSING_CODE}") from exc
+    raise exc
 
 
 def _connect_timeout() -> float:

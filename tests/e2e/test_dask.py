@@ -3,6 +3,7 @@ started here on 127.0.0.1 (never an in-process cluster), and `scheduler: local`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -22,6 +23,11 @@ import pytest
 from hypothesis import given, settings
 
 from engine.backends import Backend, Sequential, make_backend
+from engine.errors import DataError
+from engine.execute import run
+from engine.projectfile import loads
+from engine.registry import NodeSpec, Shape, builtin_registry
+from engine.steps import BuildContext, Map
 from tests.e2e.test_cli_run import EXAMPLES, ROOT, copy_example, graphmill, outputs
 from tests.engine.test_properties import Scenario, _run_csv, scenarios
 
@@ -294,6 +300,42 @@ def test_dask_scheduler_without_workers_says_so_and_runs_when_one_joins(tmp_path
         for p in (worker, scheduler):
             if p is not None:
                 _stop(p)
+
+
+PLUGIN_ONLY_HERE = """
+def shout(frame, column):
+    out = frame.copy()
+    out[column] = out[column].str.upper()
+    return out
+"""
+
+
+def test_dask_worker_missing_plugin_code_names_what_to_install(
+    dask_backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node type whose code this process can import but the workers cannot: exit 1 (a
+    DataError naming the node) that says what every worker needs, never a traceback."""
+    (tmp_path / "only_here_plugin.py").write_text(PLUGIN_ONLY_HERE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import only_here_plugin  # type: ignore[import-not-found]
+
+    def build(params: dict[str, Any], ctx: BuildContext) -> list[Any]:
+        return [Map(functools.partial(only_here_plugin.shout, column="customer"), "shout")]
+
+    registry = builtin_registry()
+    spec = NodeSpec(type="test.shout", family="plugins", title="Shout", doc="Upper-case customer.",
+                    shape=Shape.ROW_LOCAL, schema=lambda ctx: None, build=build)  # fmt: skip
+    registry.register(spec, plugin="only-here")
+    nodes = [
+        {"id": "gen", "type": "source.generate", "params": {"rows": 1000}},
+        {"id": "loud", "type": "test.shout", "params": {}},
+        {"id": "out", "type": "sink.parquet", "params": {"path": "o.parquet"}},
+    ]
+    edges = [{"from": "gen.out", "to": "loud.in"}, {"from": "loud.out", "to": "out.in"}]
+    project = loads(json.dumps({"format": "graphmill/1", "nodes": nodes, "edges": edges}), registry)
+    with pytest.raises(DataError, match="the scheduler and every worker need the same Graphmill") as info:
+        run(project, registry, tmp_path, dask_backend)
+    assert info.value.node in {"gen", "loud", "out"} and not (tmp_path / "o.parquet").exists()
 
 
 def test_dask_worker_killed_mid_run_is_retried_or_reported(cluster: Cluster, tmp_path: Path) -> None:
