@@ -81,19 +81,22 @@ def self_test(
 
     def on_timeout() -> None:
         seen.timed_out = True
-        runner.stop()
-        QTimer.singleShot(int(runner.grace_s * 1000) + 2000, app.quit)
+        runner.stop()  # SIGINT, then a kill after the grace period; `finished` quits
+        give_up.start(int(runner.grace_s * 1000) + 2000)
 
     runner.event.connect(on_event)
     runner.finished.connect(on_finished)
-    deadline = QTimer(window)
-    deadline.setSingleShot(True)
+    deadline, give_up = QTimer(window), QTimer(window)
+    for timer in (deadline, give_up):
+        timer.setSingleShot(True)
     deadline.timeout.connect(on_timeout)
+    give_up.timeout.connect(app.quit)
     deadline.start(int(timeout_s * 1000))
     QTimer.singleShot(0, window.run_action.trigger)  # F5, once the event loop runs
     t_run = time.perf_counter()
     app.exec()
     deadline.stop()
+    give_up.stop()
 
     summary = seen.summary
     errors = "; ".join(summary.errors) if summary is not None and summary.errors else ""
@@ -118,6 +121,7 @@ def self_test(
     checks.append((f"wrote {output} ({lines} lines)", lines > 1))
 
     window.close()
+    window.deleteLater()
     ok = all(passed for _, passed in checks)
     for text, passed in checks:
         print(f"self-test: {'ok  ' if passed else 'FAIL'} {text}", flush=True)
