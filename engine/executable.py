@@ -9,6 +9,7 @@ main(fd, verbose)'`): loky has no frozen support on Linux or macOS (joblib/loky#
 still open), so the bundle's entry point asks `bundle_child` what it was started as. The
 standard library's helpers (multiprocessing's resource tracker, spawn workers such as Dask's)
 are handled by PyInstaller's `multiprocessing.freeze_support()`, which the entry point calls.
+Programs that are not Graphmill get `external_env()`, without the bundle's library path.
 """
 
 from __future__ import annotations
@@ -43,6 +44,21 @@ def engine_program() -> tuple[str, ...]:
 def graphmill_command(*args: str) -> list[str]:
     """The command line of a child `graphmill ARGS`, in a virtual environment or in the bundle."""
     return [sys.executable, *engine_program(), *args]
+
+
+def external_env() -> dict[str, str] | None:
+    """The environment for a program outside Graphmill (nvidia-smi): None (inherit) from Python;
+    in the bundle, os.environ with the library path the user had, since the bundle's loader
+    puts its own libraries first in LD_LIBRARY_PATH (and keeps the user's in *_ORIG)."""
+    if not is_frozen():
+        return None
+    env = dict(os.environ)
+    original = env.pop("LD_LIBRARY_PATH_ORIG", None)
+    if original:
+        env["LD_LIBRARY_PATH"] = original
+    else:
+        env.pop("LD_LIBRARY_PATH", None)
+    return env
 
 
 def launcher_command(niceness: int, command: Sequence[str], executable: str | None = None) -> list[str]:

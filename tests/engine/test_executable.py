@@ -3,6 +3,7 @@ the desktop bundle (`sys.frozen` set, `sys.executable` the bundle's `graphmill`)
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,24 @@ def test_launch_from_python_leads_a_new_session_at_lower_priority(tmp_path: Path
     pid, sid, nice = map(int, out)
     assert sid == pid, "the child leads its own session (and process group)"
     assert nice == int(parent.stdout) + 3
+
+
+def test_external_env_from_python_inherits(python: None) -> None:
+    assert executable.external_env() is None
+
+
+@pytest.mark.parametrize(
+    ("original", "expected"),
+    [("/opt/lib", "/opt/lib"), (None, None)],
+)
+def test_external_env_frozen_restores_the_users_library_path(
+    frozen: None, monkeypatch: pytest.MonkeyPatch, original: str | None, expected: str | None
+) -> None:
+    monkeypatch.setenv("LD_LIBRARY_PATH", f"/opt/Graphmill/_internal:{original or ''}")
+    if original is None:
+        monkeypatch.delenv("LD_LIBRARY_PATH_ORIG", raising=False)
+    else:
+        monkeypatch.setenv("LD_LIBRARY_PATH_ORIG", original)
+    env = executable.external_env()
+    assert env is not None and env.get("LD_LIBRARY_PATH") == expected
+    assert "LD_LIBRARY_PATH_ORIG" not in env and env["PATH"] == os.environ["PATH"]
