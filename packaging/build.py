@@ -5,8 +5,9 @@ designer. The checks run the built executable as a user would, with a fresh HOME
 offscreen: `--version`, `--help` naming `gui` (the entry point found through the bundled
 metadata), `demo` (the bundled example), a headless run on 2 loky process workers and one on a
 local Dask cluster (the workers must be other processes of the bundle's executable), the
-designer's `gui --self-test` (the real window, and a run from it on 2 process workers), no
-process of the bundle left behind, and the desktop integration (the .desktop file validates,
+designer's `gui --self-test` (the real window, and a run from it on 2 process workers),
+offscreen and, where xvfb-run is installed, in a real window on an X server (Qt's xcb platform
+and its libraries), no process of the bundle left behind, and the desktop integration (the .desktop file validates,
 install.sh registers the MIME type and its default application in a scratch XDG_DATA_HOME).
 
     python packaging/build.py [--skip-build] [--dist DIR] [--work DIR]
@@ -143,6 +144,26 @@ def checks(exe: Path, tmp: Path) -> list[tuple[str, Callable[[], str]]]:
         _ok(result, "gui --self-test")
         return "\n      ".join(lines)
 
+    def gui_on_x_server() -> str:
+        xvfb_run = shutil.which("xvfb-run")
+        if xvfb_run is None:
+            return "skipped: no xvfb-run (Debian: xvfb)"
+        x_env = {k: v for k, v in env.items() if k != "QT_QPA_PLATFORM"}
+        cmd = [
+            xvfb_run,
+            "-a",
+            "-s",
+            "-screen 0 1600x1000x24",
+            str(exe),
+            "gui",
+            "--self-test",
+            str(tmp / "gui-x"),
+        ]
+        out = _ok(_run(cmd, x_env, tmp), "gui --self-test under xvfb-run")
+        if "'xcb' platform" not in out:
+            raise CheckFailed(f"the window did not use Qt's xcb platform:\n{out}")
+        return "self-test passed in a real window (xcb) on Xvfb"
+
     def nothing_left() -> str:
         import psutil
 
@@ -209,6 +230,7 @@ def checks(exe: Path, tmp: Path) -> list[tuple[str, Callable[[], str]]]:
         ("run on 2 loky process workers", run_on("processes")),
         ("run on a local Dask cluster of 2 workers", run_on("dask", "--scheduler", "local")),
         ("designer: gui --self-test (offscreen)", gui_self_test),
+        ("designer: gui --self-test on an X server", gui_on_x_server),
         ("no process left behind", nothing_left),
         ("desktop file and MIME type", desktop_files),
     ]
