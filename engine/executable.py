@@ -41,11 +41,6 @@ def engine_program() -> tuple[str, ...]:
     return () if is_frozen() else ("-m", "engine")
 
 
-def graphmill_command(*args: str) -> list[str]:
-    """The command line of a child `graphmill ARGS`, in a virtual environment or in the bundle."""
-    return [sys.executable, *engine_program(), *args]
-
-
 def external_env() -> dict[str, str] | None:
     """The environment for a program outside Graphmill (nvidia-smi): None (inherit) from Python;
     in the bundle, os.environ with the library path the user had, since the bundle's loader

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine import executable
-from engine.executable import LAUNCH, LOKY_WORKER, bundle_child, graphmill_command, launcher_command
+from engine.executable import LAUNCH, LOKY_WORKER, bundle_child, engine_program, launcher_command
 
 BUNDLE = "/opt/Graphmill/graphmill"
 PYTHON = "/venv/bin/python"
@@ -29,22 +29,22 @@ def python(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "executable", PYTHON)
 
 
-def test_graphmill_command_frozen_runs_the_bundle_itself(frozen: None) -> None:
-    assert graphmill_command("run", "p.graphmill.json") == [BUNDLE, "run", "p.graphmill.json"]
+def test_engine_program_frozen_is_the_bundle_itself(frozen: None) -> None:
+    assert [sys.executable, *engine_program(), "run"] == [BUNDLE, "run"]
 
 
-def test_graphmill_command_from_python_runs_the_engine_module(python: None) -> None:
-    assert graphmill_command("run", "p.json") == [PYTHON, "-m", "engine", "run", "p.json"]
+def test_engine_program_from_python_is_the_engine_module(python: None) -> None:
+    assert [sys.executable, *engine_program(), "run"] == [PYTHON, "-m", "engine", "run"]
 
 
 def test_launcher_command_frozen_uses_the_hidden_launch_argument(frozen: None) -> None:
-    cmd = launcher_command(10, [BUNDLE, "run", "p.json"])
+    cmd = launcher_command(10, [sys.executable, *engine_program(), "run", "p.json"])
     assert cmd == [BUNDLE, LAUNCH, "10", BUNDLE, "run", "p.json"]
     assert "-c" not in cmd and "-m" not in cmd
 
 
 def test_launcher_command_from_python_runs_launch_through_dash_c(python: None) -> None:
-    cmd = launcher_command(0, [PYTHON, "-m", "engine", "run"], "/other/python")
+    cmd = launcher_command(0, [sys.executable, *engine_program(), "run"], "/other/python")
     assert cmd[:2] == ["/other/python", "-c"]
     assert "from engine.executable import launch" in cmd[2]
     assert cmd[3:] == ["0", PYTHON, "-m", "engine", "run"]
