@@ -2,7 +2,7 @@
 
 The bundle is one folder, dist/graphmill/, whose executable `graphmill` is the CLI and the
 designer. The checks run the built executable as a user would, with a fresh HOME and Qt
-offscreen: `--version`, `--help` naming `gui` (the entry point found through the bundled
+offscreen: no broken symbolic link, `--version`, `--help` naming `gui` (the entry point found through the bundled
 metadata), `demo` (the bundled example), a headless run on 2 loky process workers and one on a
 local Dask cluster (the workers must be other processes of the bundle's executable), the
 designer's `gui --self-test` (the real window, and a run from it on 2 process workers),
@@ -104,6 +104,12 @@ def checks(exe: Path, tmp: Path) -> list[tuple[str, Callable[[], str]]]:
 
     env = _env(tmp / "home")
     demo = tmp / "demo"
+
+    def links() -> str:
+        broken = [str(p) for p in exe.parent.rglob("*") if p.is_symlink() and not p.exists()]
+        if broken:
+            raise CheckFailed(f"links to files the spec left out: {broken}")
+        return "every symbolic link resolves"
 
     def version() -> str:
         out = _ok(_run([str(exe), "--version"], env, tmp), "--version").strip()
@@ -224,6 +230,7 @@ def checks(exe: Path, tmp: Path) -> list[tuple[str, Callable[[], str]]]:
         return "; ".join([*seen, "install.sh and --uninstall"])
 
     return [
+        ("no broken link in the bundle", links),
         ("graphmill --version", version),
         ("graphmill --help", gui_command),
         ("graphmill demo (headless)", demo_headless),
