@@ -7,13 +7,14 @@ plugs in through `run_action` / `stop_action` and `add_dock`.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QSettings, Qt, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.bundled import bundled_dir
 from engine.errors import GraphmillError
 from engine.projectfile import SUFFIX
 from engine.registry import Registry
@@ -300,16 +302,26 @@ class MainWindow(QMainWindow):
         event.accept()
 
 
+def application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication with the designer's names and icon; `graphmill gui` and its self-test
+    share it. The desktop file name lets Wayland shells match windows to graphmill.desktop."""
+    app = cast(QApplication, QApplication.instance() or QApplication(argv or sys.argv[:1]))
+    app.setApplicationName("graphmill")
+    app.setOrganizationName("Graphmill")
+    app.setApplicationDisplayName(APP_NAME)
+    app.setDesktopFileName("graphmill")
+    with contextlib.suppress(FileNotFoundError):
+        app.setWindowIcon(QIcon(str(bundled_dir() / "icons" / "graphmill.svg")))
+    return app
+
+
 def run(
     project: str | Path | None = None, registry: Registry | None = None, argv: list[str] | None = None
 ) -> int:
     """Start the designer; returns the application's exit code."""
     from engine.registry import default_registry
 
-    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
-    app.setApplicationName("graphmill")
-    app.setOrganizationName("Graphmill")
-    app.setApplicationDisplayName(APP_NAME)
+    app = application(argv)
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl+C in the terminal closes the window
     window = MainWindow(registry or default_registry())
     window.show()

@@ -6,8 +6,9 @@ it, and the GUI and headless runs are one path (DESIGN.md, "How data flows" 6).
 
 Interface (all signals are emitted in the GUI thread, from QProcess's notifications):
 
-- `Runner(parent=None, *, grace_s=3.0, niceness=10, python=sys.executable, program=ENGINE)`:
-  the child is `python program... run ...` (`program` is for tests: a stand-in engine).
+- `Runner(parent=None, *, grace_s=3.0, niceness=10, python=None, program=None)`: the child is
+  `python program... run ...`, by default `graphmill run ...` as engine.executable spells it
+  (`python -m engine`, or the desktop bundle's own executable); `program` is for tests.
 - `run_file(path, base_dir=None, extra_args=())`: runs a saved project file.
 - `run_project(project, base_dir, extra_args=())`: runs an unsaved `engine.models.Project`
   from a temporary copy, with `--base-dir` set to the project's own folder.
@@ -39,21 +40,9 @@ from typing import Any
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal, Slot
 
 from engine import events as ev
+from engine.executable import engine_program, launcher_command
 
 STATES = ("waiting", "running", "done", "failed")
-
-# The child lowers its own priority and leads a new process group (so a kill reaches its
-# workers), then becomes `python -m engine` with the same pid: QProcess knows the real run.
-# argv: the niceness, then the program (`-m engine`) and its arguments.
-_LAUNCHER = (
-    "import os, sys\n"
-    "os.setsid()\n"
-    "n = int(sys.argv[1])\n"
-    "if n:\n"
-    "    os.nice(n)\n"
-    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])\n"
-)
-ENGINE = ("-m", "engine")
 
 
 @dataclass
@@ -116,12 +105,13 @@ class Runner(QObject):
         *,
         grace_s: float = 3.0,
         niceness: int = 10,
-        python: str = sys.executable,
-        program: Sequence[str] = ENGINE,
+        python: str | None = None,
+        program: Sequence[str] | None = None,
     ) -> None:
         super().__init__(parent)
-        self.grace_s, self.niceness, self.python = grace_s, niceness, python
-        self.program = tuple(program)
+        self.grace_s, self.niceness = grace_s, niceness
+        self.python = python or sys.executable
+        self.program = engine_program() if program is None else tuple(program)
         self._process: QProcess | None = None
         self._buffer = b""
         self._stderr: list[str] = []
@@ -181,9 +171,11 @@ class Runner(QObject):
             args += ["--base-dir", str(base_dir)]
         args += [*extra_args, str(path)]
         process = QProcess(self)
-        process.setProgram(self.python)
-        words = [str(self.niceness), *self.program, *args]
-        process.setArguments(["-c", _LAUNCHER, *words])
+        # the child leads a new process group (a kill reaches its workers) at lower priority,
+        # then becomes `graphmill run` with the same pid, so QProcess knows the real run
+        exe, *words = launcher_command(self.niceness, [self.python, *self.program, *args], self.python)
+        process.setProgram(exe)
+        process.setArguments(words)
         process.setWorkingDirectory(str(base_dir or Path(path).resolve().parent))
         env = process.processEnvironment()
         if env.isEmpty():

@@ -169,7 +169,10 @@ def _nvidia_smi() -> tuple[Gpu, ...]:
         return ()
     query = [exe, "--query-gpu=index,name,memory.total", "--format=csv,noheader,nounits"]
     try:
-        out = subprocess.run(query, capture_output=True, text=True, timeout=5, check=True).stdout
+        from .executable import external_env  # in the desktop bundle: not its own libraries
+
+        env = external_env()
+        out = subprocess.run(query, capture_output=True, text=True, timeout=5, check=True, env=env).stdout
         rows = [[f.strip() for f in line.split(",")] for line in out.splitlines() if line.strip()]
         return tuple(Gpu(int(index), name, int(float(mib)) * 1024**2) for index, name, mib in rows)
     except (OSError, subprocess.SubprocessError, ValueError):

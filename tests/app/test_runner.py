@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -249,3 +250,24 @@ def test_runner_child_runs_at_lower_priority_in_its_own_process_group(qtbot, tmp
     run_and_wait(qtbot, runner, lambda: runner.run_file(_fake(tmp_path, chunks=["x\n"], pause=0.3)))
     assert seen["nice"] == 7 and seen["pgid"] == seen["pid"]
     assert sys.executable  # the child is this interpreter (`sys.executable -m engine`)
+
+
+def test_runner_frozen_child_is_the_bundle_behind_its_launch_argument(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtCore import QProcess
+
+    from engine.executable import LAUNCH
+
+    bundle = str(tmp_path / "graphmill")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", bundle)
+    started: list[list[str]] = []
+    monkeypatch.setattr(QProcess, "start", lambda self: started.append([self.program(), *self.arguments()]))
+    runner = Runner(niceness=5)
+    runner.run_file(tmp_path / "p.graphmill.json")
+    (cmd,) = started
+    assert cmd[:5] == [bundle, LAUNCH, "5", bundle, "run"]
+    assert cmd[-1] == str(tmp_path / "p.graphmill.json") and "-c" not in cmd and "-m" not in cmd
+    assert runner.preview_dir is not None
+    shutil.rmtree(runner.preview_dir)  # never started: nothing else to clean up
