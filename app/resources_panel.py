@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.executable import engine_program
 from engine.models import Resources, Security
 
 BACKENDS = {
@@ -60,7 +61,7 @@ BACKENDS = {
 DEVICES = {"cpu": "CPU", "gpu": "GPU", "auto": "auto: the GPU when there is one"}
 FIELDS = ("backend", "workers", "device", "scheduler", "security")
 TLS = {"ca": "CA certificate", "cert": "client certificate", "key": "client key"}
-ENGINE = (sys.executable, "-m", "engine")  # how the panel asks the engine about a cluster
+ENGINE = (sys.executable, *engine_program())  # `graphmill`, from Python or in the bundle
 
 
 def _gpu_reason(machine: Any) -> str:
