@@ -115,6 +115,21 @@ def _partition_tasks(dask_scheduler: Any) -> int:
     return 0 if prefix is None else int(prefix.state_counts["memory"])
 
 
+def _run_until(event: str, args: list[str]) -> subprocess.Popen[str]:
+    """`graphmill run --events jsonl ARGS` in a subprocess, its events read up to the first `event`."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine", "run", "--events", "jsonl", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if json.loads(line)["event"] == event:
+            break
+    return proc
+
+
 def _events(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines()]
 
@@ -247,17 +262,8 @@ def test_dask_sigint_mid_run_exits_130_writes_nothing_and_cancels_tasks(
     cluster: Cluster, tmp_path: Path
 ) -> None:
     project = copy_example("orders", tmp_path)
-    args = ["run", "--backend", "dask", "--scheduler", cluster.address, "--events", "jsonl"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "engine", *args, "--set=orders.rows=3000000", str(project)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if json.loads(line)["event"] == "partition_done":
-            break
+    args = ["--backend", "dask", "--scheduler", cluster.address, "--set=orders.rows=3000000", str(project)]
+    proc = _run_until("partition_done", args)
     t0 = time.perf_counter()
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=30)
@@ -346,19 +352,11 @@ def test_dask_worker_killed_mid_run_is_retried_or_reported(cluster: Cluster, tmp
     assert graphmill("run", "--quiet", "--backend", "sequential", str(reference)).returncode == 0
     project = copy_example("orders", tmp_path / "dask")
     victim = max(cluster.client.run(os.getpid).values())
-    args = ["run", "--quiet", "--backend", "dask", "--scheduler", cluster.address, "--events", "jsonl"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "engine", *args, str(project)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = _run_until(
+        "stage_started", ["--quiet", "--backend", "dask", "--scheduler", cluster.address, str(project)]
     )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if json.loads(line)["event"] == "stage_started":
-            time.sleep(0.3)
-            os.kill(victim, signal.SIGKILL)
-            break
+    time.sleep(0.3)
+    os.kill(victim, signal.SIGKILL)
     _, stderr = proc.communicate(timeout=60)
     if proc.returncode == 0:
         assert outputs(project.parent) == outputs(reference.parent)
