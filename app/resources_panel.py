@@ -292,6 +292,7 @@ class ResourcesPanel(QWidget):
         self.scheduler.setEnabled(dask or bool(self.scheduler.text()))
         address = self.scheduler.text().strip()
         self.check.setEnabled(bool(address) and address != "local" and self._probe is None)
+        self.cluster_note.setVisible(bool(self.cluster_note.text()))
         tls = (dask and address.startswith("tls://")) or self._security is not None
         for edit in self.tls.values():
             edit.setEnabled(tls)
