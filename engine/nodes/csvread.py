@@ -34,11 +34,13 @@ __all__ = [
     "CsvBlock",
     "CsvPlan",
     "CsvSource",
+    "Speculation",
     "csv_blocks",
     "default_chunk_rows",
     "plan_from_scans",
     "read_block",
     "read_csv_chunks",
+    "read_speculative",
     "scan_block",
     "scan_csv",
 ]
@@ -176,16 +178,20 @@ def csv_blocks(
 def scan_block(block: CsvBlock) -> BlockScan:
     """Pass 1 on one block: each column's inferred kind, category texts, date parse, row count. Raises
     DataError (column, physical line) for values that do not fit `dtypes` and for malformed lines."""
+    return _scan(block, _text(block))[0]
+
+
+def _scan(block: CsvBlock, text: _Text) -> tuple[BlockScan, pd.DataFrame | None]:
+    """Pass 1's findings and the frame they come from (None where there is none to keep)."""
     src = block.source
     forced, cats, dates = _forced(src), _user(src, "category"), _user(src, "datetime")
-    text = _text(block)
     scan = BlockScan(block, wide=_wide(text, src))
     if scan.wide and src.usecols is None:  # the planner says which error this is
-        return scan
+        return scan, None
     guesses = _guesses(text, src, dates)  # each date column parsed as pandas would parse this block
     frame = _parse(text, src, forced | dict.fromkeys(cats, "str"), guesses, forced, guesses=guesses)
     if frame.empty:
-        return scan
+        return scan, None
     tokens = pd.Index([*STR_NA_VALUES, *src.na_values], dtype="str")
     numbers = _numbers(src.na_values)  # pandas also drops values equal to these, in some paths only
     for c in [c for c in src.columns if c not in src.user]:
@@ -199,7 +205,55 @@ def scan_block(block: CsvBlock) -> BlockScan:
         scan.dates[c] = _DateScan(frame[c])
     scan.tokens = _tokens(text, src, frame, forced)
     scan.rows = len(frame)
-    return scan
+    return scan, frame
+
+
+@dataclass(eq=False)
+class Speculation:
+    """One parse of a block standing for both passes: its scan, and the plan the block alone gives.
+    `read_block` under the whole file's plan gives the same frame when that plan agrees with it."""
+
+    scan: BlockScan
+    start: int  # the block's first row, if every line before it is one data row (no blank lines,
+    # no newlines in quoted fields): the cutter counted them
+    alone: tuple[dict[str, Any], dict[str, Any], dict[str, str | None]] | None  # None: nothing kept
+
+    def fits(self, plan: CsvPlan) -> bool:
+        """Whether `read_block(block, plan)` is the speculated frame: same dtypes read and given, same
+        date formats, the block's own date guesses, and the row positions guessed."""
+        n = self.scan.block.number
+        return (
+            self.alone is not None
+            and plan.starts[n] == self.start
+            and (plan.read_dtypes, plan.dtypes, plan.date_formats) == self.alone
+            and not any(n in blocks for blocks in plan.apart.values())
+        )
+
+
+def read_speculative(block: CsvBlock) -> tuple[pd.DataFrame | None, Speculation]:
+    """Both passes in one parse, for the common case: the frame `read_block` gives under the plan of
+    this block alone, and its scan. The driver keeps the frame only where `Speculation.fits` the whole
+    file's plan; else (None here: an empty block, categories, a block pandas would read otherwise
+    alone) the block is read again with `read_block`. Raises what `scan_block` raises."""
+    src = block.source
+    scan, frame = _scan(block, _text(block))
+    speculation = Speculation(scan, block.line - src.data_line, None)
+    if frame is None or _user(src, "category"):  # categories come from the whole file
+        return None, speculation
+    try:
+        alone = plan_from_scans([scan])
+    except DataError:
+        return None, speculation
+    for c in alone.columns:  # as `_load`: dates in the block's unit, bools with missing values
+        if (c not in alone.read_dtypes or c in alone.date_formats) and frame[c].dtype != alone.dtypes[c]:
+            frame[c] = _cast(frame[c], alone.dtypes[c])
+    order = list(alone.columns)
+    frame = frame if list(frame.columns) == order else frame[order]
+    if any(frame[c].dtype != alone.dtypes[c] for c in order):  # e.g. dates pandas fails to parse
+        return None, speculation
+    frame.index = pd.RangeIndex(speculation.start, speculation.start + len(frame))
+    speculation.alone = (alone.read_dtypes, alone.dtypes, alone.date_formats)
+    return frame, speculation
 
 
 def plan_from_scans(scans: Sequence[BlockScan]) -> CsvPlan:
