@@ -242,11 +242,11 @@ def read_speculative(block: CsvBlock) -> tuple[pd.DataFrame | None, Speculation]
         return None, speculation
     try:
         alone = plan_from_scans([scan])
-    except DataError:
+        for c in alone.columns:  # as `_load`: dates in the block's unit, bools with missing values
+            if (c not in alone.read_dtypes or c in alone.date_formats) and frame[c].dtype != alone.dtypes[c]:
+                frame[c] = _cast(frame[c], alone.dtypes[c])
+    except Exception:  # never the read's error: the block is then read again
         return None, speculation
-    for c in alone.columns:  # as `_load`: dates in the block's unit, bools with missing values
-        if (c not in alone.read_dtypes or c in alone.date_formats) and frame[c].dtype != alone.dtypes[c]:
-            frame[c] = _cast(frame[c], alone.dtypes[c])
     order = list(alone.columns)
     frame = frame if list(frame.columns) == order else frame[order]
     if any(frame[c].dtype != alone.dtypes[c] for c in order):  # e.g. dates pandas fails to parse
