@@ -189,13 +189,17 @@ def _scan(block: CsvBlock, text: _Text) -> tuple[BlockScan, pd.DataFrame | None]
     if scan.wide and src.usecols is None:  # the planner says which error this is
         return scan, None
     guesses = _guesses(text, src, dates)  # each date column parsed as pandas would parse this block
-    frame = _parse(text, src, forced | dict.fromkeys(cats, "str"), guesses, forced, guesses=guesses)
+    inferred = [c for c in src.columns if c not in src.user]
+    given = forced | dict.fromkeys(cats, "str")
+    frame, kinds = _hinted(text, src, given, guesses, inferred)
+    if frame is None:
+        frame = _parse(text, src, given, guesses, forced, guesses=guesses)
     if frame.empty:
         return scan, None
     tokens = pd.Index([*STR_NA_VALUES, *src.na_values], dtype="str")
     numbers = _numbers(src.na_values)  # pandas also drops values equal to these, in some paths only
-    for c in [c for c in src.columns if c not in src.user]:
-        scan.kinds[c] = _kind(frame[c], tokens)
+    for c in inferred:
+        scan.kinds[c] = kinds[c] if kinds else _kind(frame[c], tokens)
         if numbers and frame[c].dtype.kind in "if":
             _watch(frame[c], numbers, scan.loose.setdefault(c, {}))
     for c in cats:
@@ -830,6 +834,87 @@ def _parse(
         if c not in fast:
             frame[c] = _dates(frame[c], fmt)
     return frame
+
+
+# A character that pandas' int, float and bool parsers all refuse: a value holding one is text.
+_TEXT_ONLY = r"[^0-9+\-. \t\r\naefilnrstuyAEFILNRSTUY]"
+
+
+def _hinted(
+    text: _Text, src: CsvSource, given: dict[str, Any], guesses: dict[str, str | None], inferred: list[str]
+) -> tuple[pd.DataFrame | None, dict[str, str] | None]:
+    """The block parsed with every inferred column's dtype given, as the block's first lines infer
+    it, and each column's inferred kind, where the values prove that inference gives that dtype:
+    int64 parses (then inference does too: it tries int64 first), float64 with a missing value or a
+    fraction (int64 then fails, float64 does not), text with a value no number or bool parser takes.
+    With every dtype given pandas parses in cache-sized chunks: ~40% faster. (None, None) otherwise."""
+    if _numbers(src.na_values):  # pandas' int and float parses treat these apart: infer
+        return None, None
+    hints = _head_dtypes(text, src, inferred)
+    if hints is None:
+        return None, None
+    try:
+        frame = _parse(text, src, given | hints, guesses, {}, guesses=guesses)
+    except DataError:
+        return None, None
+    if frame.empty:
+        return frame, {}
+    kinds: dict[str, str] = {}
+    for c, hint in hints.items():
+        col = frame[c]
+        if hint == "int64":
+            kinds[c] = "neg" if col.min() < 0 else "int"
+        elif col.isna().all():
+            return None, None
+        elif hint == "float64" and _float_kind(col):
+            kinds[c] = "float"
+        elif hint == "str" and _text_kind(col):
+            kinds[c] = "str"
+        else:
+            return None, None
+    return frame, kinds
+
+
+def _float_kind(col: pd.Series) -> bool:
+    """A float64 parse that inference gives too: a missing value or a fraction fails its int64 parse,
+    and no value is beyond int64 (where pandas tries uint64, then may keep text)."""
+    return bool(col.isna().any() or (col % 1 != 0).any()) and not col.abs().max() >= 2.0**63
+
+
+def _text_kind(col: pd.Series) -> bool:
+    """Text that inference gives too: some value no number or bool parser takes, and not the case
+    where pandas keeps missing tokens as text (`_kind`: a first value that is an integer or missing)."""
+    first = col.iloc[0]
+    if (pd.isna(first) or re.fullmatch(r"\s*[+-]?\d+\s*", first)) and col.isna().any():
+        return False
+    return any(
+        bool(part.str.contains(_TEXT_ONLY, regex=True).fillna(False).any()) for part in (col.iloc[:1000], col)
+    )
+
+
+def _head_dtypes(text: _Text, src: CsvSource, inferred: list[str]) -> dict[str, str] | None:
+    """The dtype pandas infers for each of these columns from the block's first lines (64 KB), where
+    it is int64, float64 or text for all of them; else None."""
+    lines = text.data.rfind(b"\n", 0, _LOOKAHEAD) + 1
+    if not inferred or not lines:
+        return None
+    options = {"sep": src.delimiter, "header": None, "names": list(src.names), "usecols": inferred}
+    try:
+        head = pd.read_csv(
+            io.BytesIO(text.data[:lines]), na_values=list(src.na_values) or None, index_col=False, **options
+        )
+    except (ValueError, UnicodeDecodeError):
+        return None
+    hints = {}
+    for c in inferred:
+        dtype = head[c].dtype
+        if isinstance(dtype, pd.StringDtype):
+            hints[c] = "str"
+        elif dtype in (np.dtype("int64"), np.dtype("float64")):
+            hints[c] = str(dtype)
+        else:
+            return None
+    return hints
 
 
 def _guesses(text: _Text, src: CsvSource, columns: list[str]) -> dict[str, str | None]:

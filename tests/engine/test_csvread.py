@@ -11,6 +11,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pandas as pd
 import pytest
@@ -658,3 +659,58 @@ def test_source_csv_speculative_error_names_the_files_data_row(tmp_path: Path) -
     with pytest.raises(DataError, match="data row 301") as caught:
         _speculative_run(tmp_path, nodes)
     assert caught.value.node == "tidy"
+
+
+def _scans_with_and_without_hints(path: Path, **opts: Any) -> None:
+    """Each block's scan with dtypes hinted from its first lines equals the scan by inference alone."""
+    from engine.nodes import csvread
+
+    try:
+        blocks = csv_blocks(path, **opts)
+    except DataError:
+        return
+    for block in blocks:
+        found = []
+        for hinting in (True, False):
+            with patch.object(csvread, "_head_dtypes", csvread._head_dtypes if hinting else lambda *_: None):
+                try:
+                    scan = scan_block(block)
+                    found.append((scan.rows, scan.kinds, scan.loose, scan.tokens, scan.formats))
+                except DataError as exc:
+                    found.append((exc.message, exc.column, exc.line))
+        assert found[0] == found[1]
+
+
+@settings(
+    deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much]
+)
+@given(case=csv_cases(), chunk_rows=st.integers(1, 10))
+def test_scan_block_hinted_dtypes_give_the_kinds_inference_gives(
+    tmp_path: Path, case: tuple[str, dict[str, Any], list[str]], chunk_rows: int
+) -> None:
+    text, opts, _ = case
+    _scans_with_and_without_hints(write(tmp_path, text), chunk_rows=chunk_rows, **opts)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["1", "2", "NA", "2.5"],  # float by the missing value and the fraction
+        ["1", "2", "3", "4.0"],  # float64 parses it, but so would int64 alone: inferred
+        ["1", "2", "99999999999999999999", "1.5"],  # beyond int64: pandas keeps the text
+        ["1", "NA", "99999999999999999999", "7"],  # beyond int64 with a missing value: object
+        ["x", "y", "18446744073709551616", "NA"],
+        ["18446744073709551616", "NA", "abc", "q"],  # the missing token stays text
+        ["a", "inf", "True", "1e5"],  # letters every parser takes: not proof of text
+        ["a", "b", "NA", "zz"],
+        ["0x10", "1_000", "nan?", "7"],
+    ],
+)
+def test_scan_block_hinted_dtypes_tricky_columns(tmp_path: Path, values: list[str]) -> None:
+    head = [values[0]] * 3000  # the block's first 64 KB infer from these
+    path = write(tmp_path, "a,b\n" + "".join(f"{v},{i}\n" for i, v in enumerate(head + values * 50)))
+    _scans_with_and_without_hints(path)
+    _scans_with_and_without_hints(path, chunk_rows=3100)
+    mixed = write(tmp_path, "a,b\n" + "".join(f"{v},{i}\n" for i, v in enumerate(values * 2000)), "mixed.csv")
+    _scans_with_and_without_hints(mixed)  # the first lines infer from every value
+    _scans_with_and_without_hints(mixed, chunk_rows=1000)
