@@ -7,6 +7,11 @@ for the whole column. Pass 2 (`read_block`, one task per block) re-reads each bl
 (so "007" in a text column stays "007"). Where blocks cannot tell what pandas would do, planning fails
 naming the column and line and suggesting `dtypes`. `scan_csv` and `read_csv_chunks` run the same passes
 one block after another.
+
+Scans parse with every dtype given where the block's first lines hint them and the values prove that
+inference agrees (`_hinted`: pandas then parses in cache-sized chunks). `read_speculative` does both passes
+in one parse for the executor: the frame `read_block` gives if the whole file's plan is the block's own,
+kept where `Speculation.fits` that plan (in a typical file, every block), else the block is read again.
 """
 
 from __future__ import annotations
