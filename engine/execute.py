@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -174,6 +174,8 @@ class _Execution:
     pending: Pending = field(default_factory=list)
     result: RunResult = field(default_factory=RunResult)
     started: dict[str, float] = field(default_factory=dict)
+    # a two-pass source's read stage run as one speculative pass -> its scan stage and combine
+    speculative: dict[int, tuple[Stage, Combine]] = field(default_factory=dict)
 
     def run_op(self, index: int, op: Stage | Combine | Whole) -> None:
         for node in op.nodes:
@@ -184,7 +186,7 @@ class _Execution:
                 self.emit(NodeStarted(node=node, type=self.types.get(node, ""), stage=stage))
         if isinstance(op, Stage):
             self._stage(index, op)
-        else:
+        elif not any(op is combine for _, combine in self.speculative.values()):
             with _blaming(op.node):
                 self._driver_op(index, op)
         if self.previews is not None:
@@ -236,9 +238,15 @@ class _Execution:
     def _stage(self, index: int, stage: Stage) -> None:
         t0 = time.perf_counter()
         self.emit(StageStarted(stage=stage.id, nodes=stage.nodes))
+        if self._speculates(index, stage):  # a scan stage done by the read stage: no tasks here
+            self.emit(StageFinished(stage=stage.id, partitions=0, seconds=round(time.perf_counter() - t0, 6)))
+            return
+        scanned = self.speculative.get(index)
         keep = stage.frames is not None and stage.frames != stage.source
         load = stage.source.load if isinstance(stage.source, Read) else None
-        if load is not None and stage.source_bound is not None:
+        if scanned is not None:
+            load = stage.source.speculate  # type: ignore[union-attr]
+        elif load is not None and stage.source_bound is not None:
             load = partial(_call_bound, load, self.values[stage.source_bound])
         # sources and row-local steps keep row order; only a hash split's output may not be in it
         in_order = not isinstance(stage.source, Ref) or in_table_order(self.values[stage.source])
@@ -254,6 +262,7 @@ class _Execution:
             keep=keep or stage.write is not None,
             sink=stage.write[0] if stage.write else None,
             tapped=bool(taps),
+            speculative=scanned is not None,
         )
         counter = _StageCounter(self, index, stage, in_order)
         backend = self.backend.choose(stage.gil)
@@ -263,6 +272,7 @@ class _Execution:
         results = counter.track(backend.imap(task, items))
         frames: list[pd.DataFrame] = []
         partials: list[Any] = []
+        done: list[_Done] = []  # speculative stages: each task's result, for the replays
         try:
             if stage.write is not None:
                 node, write = stage.write
@@ -280,6 +290,10 @@ class _Execution:
                         frames.append(r.frame)
                     if stage.partial is not None:
                         partials.append(r.value)
+                    if scanned is not None:
+                        done.append(replace(r, frame=None, value=None))
+                if scanned is not None:
+                    self._replay(stage, scanned[1], task, backend, counter, done, frames, partials)
         except WorkerLost as exc:
             nodes = ", ".join(stage.nodes)
             msg = f"a worker process died (killed, or out of memory) on partition {exc.index} of stage {stage.id} ({nodes})"
@@ -294,6 +308,60 @@ class _Execution:
                 stage=stage.id, partitions=counter.tasks, seconds=round(time.perf_counter() - t0, 6)
             )
         )
+
+    def _speculates(self, index: int, scan: Stage) -> bool:
+        """Whether this scan stage is left to the read stage two operations on, which parses each
+        block once, speculating that the whole file's types are the block's own (Read.speculate):
+        only where that stage writes nothing, so that it can run a block again, and takes no
+        previews (they would show the speculated rows)."""
+        ops = self.plan.ops[index + 1 : index + 3]
+        if len(ops) < 2 or self.previews is not None or not isinstance(scan.source, Read):
+            return False
+        combine, stage = ops
+        if not (isinstance(combine, Combine) and isinstance(stage, Stage) and isinstance(stage.source, Read)):
+            return False
+        if (
+            stage.source.speculate is None
+            or combine.partials != scan.partials
+            or stage.source_bound != combine.out
+            or stage.write is not None
+            or self.plan.last_use.get(combine.out) != index + 2
+        ):
+            return False
+        self.speculative[index + 2] = (scan, combine)
+        return True
+
+    def _replay(
+        self,
+        stage: Stage,
+        combine: Combine,
+        task: _Task,
+        backend: Backend,
+        counter: _StageCounter,
+        done: list[_Done],
+        frames: list[pd.DataFrame],
+        partials: list[Any],
+    ) -> None:
+        """After a speculative stage: the scans combined (the source's plan), and the partitions
+        whose speculation does not fit it run again with the plan, their results put in place.
+        Their first error is the stage's, as partitions run in order. Events: a partition's rows
+        are sent once, and again (as the difference) only where its replay counts others."""
+        with _blaming(combine.node):
+            combined = combine.fn([d.speculation.scan for d in done])
+        self.values[combine.out] = combined
+        again = [i for i, d in enumerate(done) if not d.speculation.fits(combined)]
+        if not again:
+            return
+        read: Read = stage.source  # type: ignore[assignment]
+        load = partial(_call_bound, read.load, combined)
+        replay = _Task(load, task.source_node, task.fns, task.partial, task.keep, task.sink)
+        items = [done[i].speculation.scan.block for i in again]
+        for i, r in zip(again, backend.imap(replay, items), strict=True):
+            if frames:
+                frames[i] = r.frame  # type: ignore[assignment]
+            if stage.partial is not None:
+                partials[i] = r.value
+            counter.recount(i, done[i], r)
 
     def _bind(self, fn: Fn) -> Callable[[Any], Any]:
         return fn.fn if fn.bound is None else partial(_call_bound, fn.fn, self.values[fn.bound])
@@ -364,6 +432,33 @@ class _StageCounter:
             self.tasks += 1
             yield done
 
+    def recount(self, partition: int, before: _Done, after: _Done) -> None:
+        """A partition run again: the rows it counts now, less those already sent for it."""
+        first = {n for n in self.stage.nodes if self.execution.plan.first_op[n] == self.index}
+        sent = {node: (a, b) for node, a, b in before.counts}
+        for node, rows_in, rows_out in after.counts:
+            was_in, was_out = sent.get(node, (0, 0))
+            if node in sent and (rows_in, rows_out) == (was_in, was_out):
+                continue
+            rows_in, rows_out = rows_in - was_in, rows_out - was_out
+            self.execution.emit(
+                PartitionDone(
+                    node=node,
+                    stage=self.stage.id,
+                    partition=partition,
+                    rows_in=rows_in,
+                    rows_out=rows_out,
+                    bytes=after.nbytes,
+                    seconds=round(after.seconds, 6),
+                    worker=f"pid:{after.pid}",
+                )
+            )
+            self.rows_in[node] = self.rows_in.get(node, 0) + rows_in
+            self.rows_out[node] = self.rows_out.get(node, 0) + rows_out
+            if node in first:
+                rows = self.execution.rows
+                rows[node] = rows.get(node, 0) + (rows_in or rows_out)
+
     def finish(self) -> None:
         for node in self.stage.nodes:
             stats = self.execution.result.nodes[node]
@@ -381,6 +476,7 @@ class _Done:
     seconds: float
     pid: int
     heads: dict[str, pd.DataFrame] | None = None  # preview key -> the head of the output here
+    speculation: Any = None  # a speculative task's (Read.speculate); `fits` nothing where it failed
 
 
 @dataclass(frozen=True)
@@ -402,9 +498,23 @@ class _Task:
     keep: bool
     sink: str | None = None  # the sink node the frames go to (counted here, written by the driver)
     tapped: bool = False  # items come as (preview keys wanted, item)
+    speculative: bool = False  # `load` is a Read's `speculate`: errors after it are the replay's
 
     def __call__(self, item: Any) -> _Done:
         t0 = time.perf_counter()
+        if not self.speculative:
+            return self._run(item, t0)
+        with _blaming(self.source_node or ""):
+            frame, speculation = self.load(item)  # type: ignore[misc]
+        try:
+            if frame is None:
+                raise _NotSpeculated
+            return replace(self._run(frame, t0, loaded=True), speculation=speculation)
+        except Exception:  # raised again, if at all, by the replay with the whole file's types
+            speculation.alone = None
+            return _Done(None, None, [], 0, time.perf_counter() - t0, os.getpid(), None, speculation)
+
+    def _run(self, item: Any, t0: float, loaded: bool = False) -> _Done:
         counts: dict[str, list[int]] = {}
         heads: dict[str, pd.DataFrame] | None = None
         if self.tapped:
@@ -412,7 +522,7 @@ class _Task:
             heads = {}
         if self.source_node is not None:
             with _blaming(self.source_node):
-                frame = self.load(item) if self.load is not None else item
+                frame = self.load(item) if self.load is not None and not loaded else item
             counts[self.source_node] = [0, len(frame) if isinstance(frame, pd.DataFrame) else 0]
         else:
             frame = assembled(item)  # a row split's Pieces are put together here, in the task
@@ -444,6 +554,10 @@ class _Task:
             os.getpid(),
             heads,
         )
+
+
+class _NotSpeculated(Exception):
+    """A speculative task whose source gave no frame: the block is read again after the stage."""
 
 
 @contextmanager

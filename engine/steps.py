@@ -48,6 +48,12 @@ class Read:
     With `scan` too, the source is read twice: `scan(description)` per partition first (in
     tasks, keeping no data), `combine_scans` of those in partition order here, and then
     `load(description, combined)`: whole-file type inference for CSV, without holding the file.
+
+    With `speculate` too, the executor may parse once instead, where nothing is written before
+    the stage ends: `speculate(description)` gives (frame or None, speculation), the frame as
+    `load` would give it if the file agrees with this partition; the stage's fused work runs on
+    it, the scans (`speculation.scan`) are combined after the stage, and each partition whose
+    `speculation.fits(combined)` is false is run again with `load`.
     """
 
     partitions: Callable[[], Iterator[Any]]
@@ -56,6 +62,7 @@ class Read:
     load: Callable[..., pd.DataFrame] | None = None
     scan: Callable[[Any], Any] | None = None
     combine_scans: Callable[[list[Any]], Any] | None = None
+    speculate: Callable[[Any], tuple[pd.DataFrame | None, Any]] | None = None
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,8 @@ def _build_generate(p: dict[str, Any], ctx: BuildContext) -> list[Step]:
 
 
 def _build_csv(p: dict[str, Any], ctx: BuildContext) -> list[Step]:
-    """Two passes over byte-range blocks, each in parallel tasks: scan (whole-file types), then read."""
+    """Two passes over byte-range blocks, each in parallel tasks: scan (whole-file types), then read;
+    or one speculative pass where the executor can run the read stage again (csvread.read_speculative)."""
     from . import csvread, kernels
 
     options = {k: p[k] for k in ("delimiter", "columns", "dtypes", "parse_dates", "na_values", "chunk_rows")}
@@ -160,6 +161,7 @@ def _build_csv(p: dict[str, Any], ctx: BuildContext) -> list[Step]:
             load=csvread.read_block,
             scan=csvread.scan_block,
             combine_scans=csvread.plan_from_scans,
+            speculate=csvread.read_speculative,
             name="read",
         )
     ]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import json
 import pickle
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pandas as pd
 import pytest
@@ -22,6 +25,7 @@ from engine.nodes.csvread import (
     plan_from_scans,
     read_block,
     read_csv_chunks,
+    read_speculative,
     scan_block,
     scan_csv,
 )
@@ -521,3 +525,192 @@ def test_read_block_larger_than_pandas_internal_chunk_keeps_whole_file_types(tmp
     # pandas' own default reads such a file in chunks too, and mixes types with a warning; one inference
     # over the whole column is what the reader follows
     assert_same(got, pd.read_csv(path, parse_dates=["ts"], low_memory=False))
+
+
+# ------------------------------------------------------------------------------ one speculative parse
+
+
+def speculated(path: Path, **opts: Any) -> list[bool]:
+    """Every block read as a speculative task does (pickled as for a worker process), the plan from
+    their scans; where a block's speculation fits that plan, its frame must be read_block's, exactly.
+    Which blocks fit."""
+    blocks = csv_blocks(path, **opts)
+    results = [pickle.loads(pickle.dumps(read_speculative(b))) for b in blocks]
+    plan = plan_from_scans([s.scan for _, s in results])
+    fits = []
+    for block, (frame, speculation) in zip(blocks, results, strict=True):
+        fits.append(speculation.fits(plan))
+        if fits[-1]:
+            pd.testing.assert_frame_equal(frame, read_block(block, plan), check_exact=True)
+    return fits
+
+
+@settings(
+    deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much]
+)
+@given(case=csv_cases(), chunk_rows=st.integers(1, 10))
+def test_read_speculative_random_csv_fits_only_as_read_block(
+    tmp_path: Path, case: tuple[str, dict[str, Any], list[str]], chunk_rows: int
+) -> None:
+    text, opts, _ = case
+    path = write(tmp_path, text)
+    with contextlib.suppress(DataError):  # refused files: the two-pass tests check the errors
+        speculated(path, chunk_rows=chunk_rows, **opts)
+
+
+@settings(
+    deadline=None,
+    max_examples=200,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
+)
+@given(case=split_cases(), chunk_rows=st.integers(1, 4))
+def test_read_speculative_random_quoting_fits_only_as_read_block(
+    tmp_path: Path, case: tuple[bytes, str], chunk_rows: int
+) -> None:
+    data, delimiter = case
+    path = write(tmp_path, data)
+    with contextlib.suppress(DataError):
+        speculated(path, delimiter=delimiter, chunk_rows=chunk_rows)
+
+
+def test_read_speculative_plain_file_every_block_fits(tmp_path: Path) -> None:
+    rows = "".join(f"{i},x{i},2024-01-0{1 + i % 9} 10:00:00,{i / 4}\n" for i in range(300))
+    fits = speculated(write(tmp_path, "a,b,c,d\n" + rows), chunk_rows=20, parse_dates=["c"])
+    assert len(fits) > 10 and all(fits)
+
+
+def test_read_speculative_blocks_that_disagree_with_the_file_do_not_fit(tmp_path: Path) -> None:
+    rows = [f"{i},{i}" for i in range(300)]
+    rows[250] = "250,2.5"  # b is float64 in the file: only the block of that row reads it so alone
+    fits = speculated(write(tmp_path, "a,b\n" + "\n".join(rows) + "\n"), chunk_rows=20)
+    assert len(fits) > 10 and fits.count(True) == 1
+    rows = [f"{i},{i}" for i in range(300)]
+    rows.insert(150, "")  # a blank line: the rows after it start one line earlier than counted
+    fits = speculated(write(tmp_path, "a,b\n" + "\n".join(rows) + "\n"), chunk_rows=20)
+    assert all(fits[:5]) and not any(fits[-5:])
+    fits = speculated(
+        write(tmp_path, "a,b\n" + "\n".join(rows) + "\n"), chunk_rows=20, dtypes={"b": "category"}
+    )
+    assert not any(fits)  # categories come from the whole file
+
+
+def _speculative_run(tmp_path: Path, nodes: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[Any]]:
+    from engine.execute import run
+    from engine.projectfile import loads
+    from engine.registry import builtin_registry
+    from tests.runner import chain
+
+    events: list[Any] = []
+    registry = builtin_registry()
+    sink = {"id": "out", "type": "sink.parquet", "params": {"path": "out.parquet"}}
+    edges = chain(*nodes, sink)
+    project = {
+        "format": "graphmill/1",
+        "nodes": [*nodes, sink],
+        "edges": [{"from": a, "to": b} for a, b in edges],
+    }
+    from engine.backends import Joblib
+
+    backend = Joblib("threading", 2)
+    try:
+        run(loads(json.dumps(project), registry), registry, tmp_path, backend, on_event=events.append)
+    finally:
+        backend.close()
+    return pd.read_parquet(tmp_path / "out.parquet"), events
+
+
+@pytest.mark.parametrize("dtypes", [None, {"b": "category"}])
+def test_source_csv_speculative_stage_runs_again_what_does_not_fit(
+    tmp_path: Path, dtypes: dict[str, str] | None
+) -> None:
+    from engine.events import NodeFinished, PartitionDone
+
+    # a blank line shifts the rows after it: those blocks run again (their events already sent),
+    # and with categories none is kept (their events are sent by the replay)
+    rows = [f"{i},k{i % 50:03d},{i % 7}" for i in range(400)]
+    rows.insert(200, "")
+    path = write(tmp_path, "a,b,c\n" + "\n".join(rows) + "\n")
+    params = {"path": path.name, "chunk_rows": 30, "dtypes": dtypes}
+    nodes = [
+        {"id": "src", "type": "source.csv", "params": params},
+        {"id": "keep", "type": "compute", "params": {"filter": "a % 3 != 0"}},
+        {"id": "tidy", "type": "clean", "params": {"drop_duplicates": ["b", "c"]}},
+    ]
+    got, events = _speculative_run(tmp_path, nodes)
+    frame = reference(path, dtypes=dtypes or {})
+    expected = frame[frame["a"] % 3 != 0].drop_duplicates(["b", "c"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    totals = {e.node: e for e in events if isinstance(e, NodeFinished)}
+    for node in ("src", "keep"):
+        parts = [e for e in events if isinstance(e, PartitionDone) and e.node == node]
+        assert sum(e.rows_out for e in parts) == totals[node].rows_out, node
+        assert sorted(e.partition for e in parts) == list(range(totals[node].partitions)), node
+
+
+def test_source_csv_speculative_error_names_the_files_data_row(tmp_path: Path) -> None:
+    rows = [f"{i},{i}" for i in range(400)]
+    rows[300] = "300,x"  # the cast fails on data row 301, in a block read again with positions known
+    rows.insert(100, "")
+    path = write(tmp_path, "a,b\n" + "\n".join(rows) + "\n")
+    nodes = [
+        {"id": "src", "type": "source.csv", "params": {"path": path.name, "chunk_rows": 30}},
+        {"id": "tidy", "type": "clean", "params": {"cast": {"b": "int64"}, "drop_duplicates": True}},
+    ]
+    with pytest.raises(DataError, match="data row 301") as caught:
+        _speculative_run(tmp_path, nodes)
+    assert caught.value.node == "tidy"
+
+
+def _scans_with_and_without_hints(path: Path, **opts: Any) -> None:
+    """Each block's scan with dtypes hinted from its first lines equals the scan by inference alone."""
+    from engine.nodes import csvread
+
+    try:
+        blocks = csv_blocks(path, **opts)
+    except DataError:
+        return
+    for block in blocks:
+        found = []
+        for hinting in (True, False):
+            with patch.object(csvread, "_head_dtypes", csvread._head_dtypes if hinting else lambda *_: None):
+                try:
+                    scan = scan_block(block)
+                    found.append((scan.rows, scan.kinds, scan.loose, scan.tokens, scan.formats))
+                except DataError as exc:
+                    found.append((exc.message, exc.column, exc.line))
+        assert found[0] == found[1]
+
+
+@settings(
+    deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much]
+)
+@given(case=csv_cases(), chunk_rows=st.integers(1, 10))
+def test_scan_block_hinted_dtypes_give_the_kinds_inference_gives(
+    tmp_path: Path, case: tuple[str, dict[str, Any], list[str]], chunk_rows: int
+) -> None:
+    text, opts, _ = case
+    _scans_with_and_without_hints(write(tmp_path, text), chunk_rows=chunk_rows, **opts)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["1", "2", "NA", "2.5"],  # float by the missing value and the fraction
+        ["1", "2", "3", "4.0"],  # float64 parses it, but so would int64 alone: inferred
+        ["1", "2", "99999999999999999999", "1.5"],  # beyond int64: pandas keeps the text
+        ["1", "NA", "99999999999999999999", "7"],  # beyond int64 with a missing value: object
+        ["x", "y", "18446744073709551616", "NA"],
+        ["18446744073709551616", "NA", "abc", "q"],  # the missing token stays text
+        ["a", "inf", "True", "1e5"],  # letters every parser takes: not proof of text
+        ["a", "b", "NA", "zz"],
+        ["0x10", "1_000", "nan?", "7"],
+    ],
+)
+def test_scan_block_hinted_dtypes_tricky_columns(tmp_path: Path, values: list[str]) -> None:
+    head = [values[0]] * 3000  # the block's first 64 KB infer from these
+    path = write(tmp_path, "a,b\n" + "".join(f"{v},{i}\n" for i, v in enumerate(head + values * 50)))
+    _scans_with_and_without_hints(path)
+    _scans_with_and_without_hints(path, chunk_rows=3100)
+    mixed = write(tmp_path, "a,b\n" + "".join(f"{v},{i}\n" for i, v in enumerate(values * 2000)), "mixed.csv")
+    _scans_with_and_without_hints(mixed)  # the first lines infer from every value
+    _scans_with_and_without_hints(mixed, chunk_rows=1000)
