@@ -406,26 +406,9 @@ class _StageCounter:
     order: list[str] = field(default_factory=list)  # nodes, in task order
 
     def track(self, results: Iterator[_Done]) -> Iterator[_Done]:
-        first = {n for n in self.stage.nodes if self.execution.plan.first_op[n] == self.index}
         for done in results:
             for node, rows_in, rows_out in done.counts:
-                self.execution.emit(
-                    PartitionDone(
-                        node=node,
-                        stage=self.stage.id,
-                        partition=self.tasks,
-                        rows_in=rows_in,
-                        rows_out=rows_out,
-                        bytes=done.nbytes,
-                        seconds=round(done.seconds, 6),
-                        worker=f"pid:{done.pid}",
-                    )
-                )
-                self.rows_in[node] = self.rows_in.get(node, 0) + rows_in
-                self.rows_out[node] = self.rows_out.get(node, 0) + rows_out
-                if node in first:
-                    rows = self.execution.rows
-                    rows[node] = rows.get(node, 0) + (rows_in or rows_out)
+                self._count(self.tasks, done, node, rows_in, rows_out)
             if done.heads:
                 for key, head in done.heads.items():
                     self.execution.previews.add(key, head, self.in_order)  # type: ignore[union-attr]
@@ -434,30 +417,32 @@ class _StageCounter:
 
     def recount(self, partition: int, before: _Done, after: _Done) -> None:
         """A partition run again: the rows it counts now, less those already sent for it."""
-        first = {n for n in self.stage.nodes if self.execution.plan.first_op[n] == self.index}
         sent = {node: (a, b) for node, a, b in before.counts}
         for node, rows_in, rows_out in after.counts:
             was_in, was_out = sent.get(node, (0, 0))
             if node in sent and (rows_in, rows_out) == (was_in, was_out):
                 continue
-            rows_in, rows_out = rows_in - was_in, rows_out - was_out
-            self.execution.emit(
-                PartitionDone(
-                    node=node,
-                    stage=self.stage.id,
-                    partition=partition,
-                    rows_in=rows_in,
-                    rows_out=rows_out,
-                    bytes=after.nbytes,
-                    seconds=round(after.seconds, 6),
-                    worker=f"pid:{after.pid}",
-                )
+            self._count(partition, after, node, rows_in - was_in, rows_out - was_out)
+
+    def _count(self, partition: int, done: _Done, node: str, rows_in: int, rows_out: int) -> None:
+        """One node's rows of one partition: its event, and the running totals."""
+        self.execution.emit(
+            PartitionDone(
+                node=node,
+                stage=self.stage.id,
+                partition=partition,
+                rows_in=rows_in,
+                rows_out=rows_out,
+                bytes=done.nbytes,
+                seconds=round(done.seconds, 6),
+                worker=f"pid:{done.pid}",
             )
-            self.rows_in[node] = self.rows_in.get(node, 0) + rows_in
-            self.rows_out[node] = self.rows_out.get(node, 0) + rows_out
-            if node in first:
-                rows = self.execution.rows
-                rows[node] = rows.get(node, 0) + (rows_in or rows_out)
+        )
+        self.rows_in[node] = self.rows_in.get(node, 0) + rows_in
+        self.rows_out[node] = self.rows_out.get(node, 0) + rows_out
+        if self.execution.plan.first_op[node] == self.index:
+            rows = self.execution.rows
+            rows[node] = rows.get(node, 0) + (rows_in or rows_out)
 
     def finish(self) -> None:
         for node in self.stage.nodes:
