@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pandas._libs.parsers import STR_NA_VALUES  # pandas' default missing tokens
 from pandas._libs.tslib import first_non_null  # the value pandas guesses a date format from
 
@@ -858,8 +859,11 @@ def _hinted(
     hints = _head_dtypes(text, src, inferred)
     if hints is None:
         return None, None
+    # int64 hints are read as text and checked: pandas' int64 parse also takes "0.0" (integral
+    # floats), which inference reads as float64
+    as_read = {c: "str" if h == "int64" else h for c, h in hints.items()}
     try:
-        frame = _parse(text, src, given | hints, guesses, {}, guesses=guesses)
+        frame = _parse(text, src, given | as_read, guesses, {}, guesses=guesses)
     except DataError:
         return None, None
     if frame.empty:
@@ -868,7 +872,11 @@ def _hinted(
     for c, hint in hints.items():
         col = frame[c]
         if hint == "int64":
-            kinds[c] = "neg" if col.min() < 0 else "int"
+            ints = _int64_text(col)
+            if ints is None:
+                return None, None
+            frame[c] = ints
+            kinds[c] = "neg" if len(ints) and ints.min() < 0 else "int"
         elif col.isna().all():
             return None, None
         elif hint == "float64" and _float_kind(col):
@@ -878,6 +886,22 @@ def _hinted(
         else:
             return None, None
     return frame, kinds
+
+
+def _int64_text(col: pd.Series) -> pd.Series | None:
+    """Text whose every value is an optionally signed run of ASCII digits within int64, as int64:
+    what inference gives for it; None for anything else (a missing value, a decimal point, an
+    exponent, a value beyond int64), which is then left to inference."""
+    if col.isna().any():
+        return None
+    arr = pa.chunked_array(col.array._pa_array) if hasattr(col.array, "_pa_array") else pa.array(col)
+    if not pc.all(pc.match_substring_regex(arr, r"^[ \t]*[+-]?[0-9]+[ \t]*$")).as_py():
+        return None
+    try:
+        values = pc.cast(pc.utf8_trim(arr, " \t"), pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return pd.Series(values.to_numpy(), index=col.index, name=col.name)
 
 
 def _float_kind(col: pd.Series) -> bool:
