@@ -354,7 +354,7 @@ class _Execution:
             return
         read: Read = stage.source  # type: ignore[assignment]
         load = partial(_call_bound, read.load, combined)
-        replay = _Task(load, task.source_node, task.fns, task.partial, task.keep, task.sink)
+        replay = replace(task, load=load, speculative=False)
         items = [done[i].speculation.scan.block for i in again]
         for i, r in zip(again, backend.imap(replay, items), strict=True):
             if frames:
@@ -491,13 +491,13 @@ class _Task:
             return self._run(item, t0)
         with _blaming(self.source_node or ""):
             frame, speculation = self.load(item)  # type: ignore[misc]
-        try:
-            if frame is None:
-                raise _NotSpeculated
-            return replace(self._run(frame, t0, loaded=True), speculation=speculation)
-        except Exception:  # raised again, if at all, by the replay with the whole file's types
-            speculation.alone = None
-            return _Done(None, None, [], 0, time.perf_counter() - t0, os.getpid(), None, speculation)
+        if frame is not None:  # else the block is read again after the stage
+            try:
+                return replace(self._run(frame, t0, loaded=True), speculation=speculation)
+            except Exception:  # raised again, if at all, by the replay with the whole file's types
+                pass
+        speculation.alone = None
+        return _Done(None, None, [], 0, time.perf_counter() - t0, os.getpid(), None, speculation)
 
     def _run(self, item: Any, t0: float, loaded: bool = False) -> _Done:
         counts: dict[str, list[int]] = {}
@@ -539,10 +539,6 @@ class _Task:
             os.getpid(),
             heads,
         )
-
-
-class _NotSpeculated(Exception):
-    """A speculative task whose source gave no frame: the block is read again after the stage."""
 
 
 @contextmanager
