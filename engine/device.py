@@ -62,15 +62,10 @@ class ArrayDevice:
 
 def gpu_name() -> str | None:
     """'gpu 0: <name>' of the first CUDA device CuPy can use, or None (no CuPy, no driver, no GPU)."""
-    try:
-        import cupy  # type: ignore[import-not-found]
+    from .machine import cupy_gpus
 
-        if int(cupy.cuda.runtime.getDeviceCount()) < 1:
-            return None
-        name = cupy.cuda.runtime.getDeviceProperties(0)["name"]
-        return f"gpu 0: {name.decode() if isinstance(name, bytes) else name}"
-    except Exception:
-        return None
+    gpus = cupy_gpus()
+    return f"gpu {gpus[0].index}: {gpus[0].name}" if gpus else None
 
 
 def _missing() -> str:

@@ -144,6 +144,11 @@ def _meminfo(proc: Path) -> dict[str, int]:
 
 def _gpus() -> tuple[Gpu, ...]:
     """GPUs from CuPy when it imports and sees a device, else from `nvidia-smi`; none on any failure."""
+    return cupy_gpus() or _nvidia_smi()
+
+
+def cupy_gpus() -> tuple[Gpu, ...]:
+    """The CUDA devices CuPy can use (what `device: gpu` runs on); none without CuPy, driver or GPU."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -156,11 +161,9 @@ def _gpus() -> tuple[Gpu, ...]:
                 name = props["name"]
                 name = name.decode() if isinstance(name, bytes) else str(name)
                 found.append(Gpu(i, name, int(props["totalGlobalMem"])))
-        if found:
-            return tuple(found)
+        return tuple(found)
     except Exception:
-        pass
-    return _nvidia_smi()
+        return ()
 
 
 def _nvidia_smi() -> tuple[Gpu, ...]:
