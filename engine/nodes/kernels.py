@@ -349,17 +349,15 @@ def compute_rows(
     on = _OnDevice(device) if device is not None else None
     if filter_text:
         result = on.evaluate(frame, filter_text) if on else None
-        if result is not None and on is not None:
-            kept = (
-                result.data.astype(bool) if result.mask is None else result.data.astype(bool) & ~result.mask
-            )
-            on.keep(kept)
-            keep = on.device.to_host(kept)
-        else:
+        on_device = result is not None
+        if result is None:
             result = evaluate(frame, filter_text)
-            keep = np.asarray(result.data, dtype=bool)
-            if result.mask is not None:
-                keep = keep & ~result.mask
+        keep = result.data.astype(bool, copy=False)
+        if result.mask is not None:
+            keep = keep & ~result.mask
+        if on is not None and on_device:
+            on.keep(keep)
+            keep = on.device.to_host(keep)
         frame = frame[keep]
     if columns:
         frame = frame.copy(deep=False)
