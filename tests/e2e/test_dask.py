@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from engine.backends import Backend, Sequential, make_backend
+from engine.backends import Backend, Sequential, _security, make_backend
 from engine.errors import DataError
 from engine.execute import run
 from engine.projectfile import loads
@@ -72,8 +72,20 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def _running_cluster(logs: Path, protocol: str = "tcp", tls: tuple[str, ...] = ()) -> Iterator[Cluster]:
-    """`dask scheduler` and two single-threaded `dask worker` processes on 127.0.0.1."""
+def _running_cluster(logs: Path, certs: dict[str, Path] | None = None) -> Iterator[Cluster]:
+    """`dask scheduler` and two single-threaded `dask worker` processes on 127.0.0.1; with `certs`
+    (ca, cert, key), on TLS, the client connecting as a run would."""
+    protocol = "tls" if certs else "tcp"
+    tls: list[str] = []
+    if certs:
+        tls = [
+            "--tls-ca-file",
+            str(certs["ca"]),
+            "--tls-cert",
+            str(certs["cert"]),
+            "--tls-key",
+            str(certs["key"]),
+        ]
     address = f"{protocol}://127.0.0.1:{_free_port()}"
     port = address.rsplit(":", 1)[1]
     scheduler = ["scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard", "--protocol", protocol]
@@ -84,12 +96,7 @@ def _running_cluster(logs: Path, protocol: str = "tcp", tls: tuple[str, ...] = (
             procs.append(
                 _start([*worker, *tls, "--no-dashboard", "--name", f"w{i}"], logs / f"worker{i}.log")
             )
-        security = None
-        if tls:
-            ca, cert, key = tls[1], tls[3], tls[5]
-            security = distributed.Security(
-                tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, require_encryption=True
-            )
+        security = _security({k: str(v) for k, v in certs.items()} if certs else None)
         client = distributed.Client(address, timeout=30, set_as_default=False, security=security)
         try:
             client.wait_for_workers(2, timeout=60)
@@ -387,21 +394,13 @@ def _certificates(where: Path) -> dict[str, Path]:
 @pytest.mark.skipif(not shutil.which("openssl"), reason="needs the openssl command to make certificates")
 def test_dask_tls_cluster_same_bytes_and_paths_never_printed(tmp_path: Path) -> None:
     certs = _certificates(tmp_path / "secret-certs")
-    tls = [
-        "--tls-ca-file",
-        str(certs["ca"]),
-        "--tls-cert",
-        str(certs["cert"]),
-        "--tls-key",
-        str(certs["key"]),
-    ]
     reference = copy_example("orders", tmp_path / "sequential")
     assert (
         graphmill("run", "--quiet", "--backend", "sequential", *SMALL["orders"], str(reference)).returncode
         == 0
     )
     (tmp_path / "logs").mkdir()
-    with _running_cluster(tmp_path / "logs", "tls", tls) as c:
+    with _running_cluster(tmp_path / "logs", certs) as c:
         project = copy_example("orders", tmp_path / "dask")
         data = json.loads(project.read_text())
         security = {k: os.path.relpath(v, project.parent) for k, v in certs.items()}
