@@ -8,7 +8,6 @@ shown only with `--debug`. Other subcommands plug in through the entry-point gro
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -17,7 +16,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .errors import GraphmillError, ProjectError, Terminated, UsageError, errors
-from .registry import Registry, default_registry
+from .registry import Registry, default_registry, installed_entry_points
 
 COMMANDS_GROUP = "graphmill.commands"
 DEFAULT_COMMAND = "gui"  # bare `graphmill` opens the designer when a plugin provides it
@@ -40,10 +39,10 @@ class _Context:
 
 def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None) -> int:
     """Run the CLI; returns the exit code. `registry` replaces the installed node types (tests)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(plugins=not _builtin_command(given))
+    args = parser.parse_args(given)
     if args.command is None:
-        given = sys.argv[1:] if argv is None else list(argv)
         if given or DEFAULT_COMMAND not in _command_names(parser):
             parser.print_help()
             return 0
@@ -67,7 +66,17 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
         return 1
 
 
-def build_parser() -> argparse.ArgumentParser:
+BUILTIN_COMMANDS = ("validate", "run", "demo", "nodes", "schema", "resources")
+
+
+def _builtin_command(argv: Sequence[str]) -> bool:
+    """Whether argv names a built-in command and asks for no help: then the command plugins,
+    whose discovery reads every installed distribution's metadata, need not be loaded."""
+    words = [a for a in argv if not a.startswith("-")]
+    return bool(words) and words[0] in BUILTIN_COMMANDS and not {"-h", "--help"} & set(argv)
+
+
+def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="graphmill",
         description="Design, validate and run partitioned data workflows.",
@@ -126,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--tls-{name}", metavar="FILE", help=f"the {what}, for a tls:// scheduler")
     p.set_defaults(command="resources", func=_resources)
 
-    _plugin_commands(sub)
+    if plugins:
+        _plugin_commands(sub)
     return parser
 
 
@@ -182,7 +192,7 @@ def _add_events_option(p: argparse.ArgumentParser) -> None:
 
 def _plugin_commands(sub: Any) -> None:
     """Let installed distributions add subcommands: an entry point is `register(subparsers)`."""
-    for ep in importlib.metadata.entry_points(group=COMMANDS_GROUP):
+    for ep in installed_entry_points(COMMANDS_GROUP):
         try:
             register: Callable[[Any], None] = ep.load()
             register(sub)

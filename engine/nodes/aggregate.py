@@ -103,11 +103,18 @@ def _divide(num: Any, den: Any) -> np.ndarray:
 
 def _group_codes(frame: pd.DataFrame, by: list[str], sort: bool) -> tuple[np.ndarray, np.ndarray]:
     """Each row's group number (missing keys form groups), and each group's first row."""
-    if by:
-        codes = frame.groupby(by, sort=sort, dropna=False).ngroup().to_numpy(dtype=np.int64)
-    else:
+    if not by:
         codes = np.zeros(len(frame), dtype=np.int64)
-    return codes, np.unique(codes, return_index=True)[1]
+    elif len(by) == 1 and not sort and not isinstance(frame[by[0]].dtype, pd.CategoricalDtype):
+        # one key: factorize numbers values by first appearance, as ngroup(sort=False) does, for
+        # a fraction of groupby's set-up (a categorical key keeps groupby: its unused categories)
+        codes = pd.factorize(frame[by[0]], sort=False, use_na_sentinel=False)[0].astype(np.int64, copy=False)
+    else:
+        codes = frame.groupby(by, sort=sort, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    ngroups = int(codes.max()) + 1 if len(codes) else 0
+    first = np.empty(ngroups, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # repeated targets keep the last write
+    return codes, first
 
 
 def partial(frame: pd.DataFrame, spec: AggSpec, device: ArrayDevice | None = None) -> AggPartial:
@@ -126,10 +133,14 @@ def partial(frame: pd.DataFrame, spec: AggSpec, device: ArrayDevice | None = Non
     named = {
         s: (col, kind)
         for (kind, col), s in stats.items()
-        if kind not in ("size", "m2") and s not in on_device
+        if kind not in ("size", "m2", "count") and s not in on_device
     }
     out = grouped.agg(**named).reset_index(drop=True) if named else pd.DataFrame(index=range(ngroups))
     out["s0"] = np.bincount(codes, minlength=ngroups).astype(np.int64)
+    for (kind, col), s in stats.items():
+        if kind == "count" and s not in on_device:  # exact integer counts, without groupby's set-up
+            known = frame[col].notna().to_numpy()
+            out[s] = np.bincount(codes[known], minlength=ngroups).astype(np.int64)
     if device is not None and on_device:
         for s, values in _scatter(device, codes, ngroups, frame, on_device).items():
             out[s] = values

@@ -33,6 +33,7 @@ from pandas._libs.parsers import STR_NA_VALUES  # pandas' default missing tokens
 from pandas._libs.tslib import first_non_null  # the value pandas guesses a date format from
 
 from ..errors import DataError
+from .textclass import string_bytes
 
 __all__ = [
     "FORMAT_DTYPES",
@@ -65,6 +66,9 @@ _UNITS = ("s", "ms", "us", "ns")
 _EXPECTED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _EOF_ROW = re.compile(r"starting at row (\d+)")
 _BOM = b"\xef\xbb\xbf"
+# the bytes of an integer as inference reads one ([ \t]*[+-]?[0-9]+[ \t]*), and its blanks
+_INT_BYTES = np.isin(np.arange(256), list(b"0123456789+- \t"))
+_BLANK_BYTES = np.isin(np.arange(256), list(b" \t"))
 _QUOTE, _NL, _CR = ord('"'), ord("\n"), ord("\r")
 # Text is read as Arrow strings, then cast (without a copy) to pandas' "str": the same values, 4x
 # faster than read_csv's dtype="str", which goes through Python objects.
@@ -895,10 +899,15 @@ def _int64_text(col: pd.Series) -> pd.Series | None:
     if col.isna().any():
         return None
     arr = pa.array(col.array)
-    if not pc.all(pc.match_substring_regex(arr, r"^[ \t]*[+-]?[0-9]+[ \t]*$")).as_py():
+    arr = (arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr).cast(pa.large_string())
+    data = string_bytes(arr)[1] if len(arr) else np.zeros(0, np.uint8)
+    if not _INT_BYTES[data].all():  # a byte table, not a regex: a fraction of the time
         return None
+    if _BLANK_BYTES[data].any():
+        arr = pc.utf8_trim(arr, " \t")
     try:
-        values = pc.cast(pc.utf8_trim(arr, " \t"), pa.int64())
+        # the cast itself refuses what is no integer with these bytes ("1-2", "- 1", "", "+1")
+        values = pc.cast(arr, pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     return pd.Series(values.to_numpy(), index=col.index, name=col.name)

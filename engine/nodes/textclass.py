@@ -63,16 +63,28 @@ def _remove(chunk: pa.Array, table: np.ndarray) -> pa.Array:
     n = len(chunk)
     if n == 0:
         return chunk
-    _, offsets_buf, data_buf = chunk.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[chunk.offset : chunk.offset + n + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    data = data[offsets[0] : offsets[-1]]
-    keep = ~table[data]
-    kept = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))  # `out=` from bool is 40x slower
-    new_offsets = kept[offsets - offsets[0]]
+    offsets, data = string_bytes(chunk)
+    removed = np.flatnonzero(table[data])
+    if not len(removed):
+        return chunk
+    # each offset moves back by the removed bytes before it: a binary search in the (usually few)
+    # removed positions, far cheaper than a running count over every byte
+    new_offsets = offsets - offsets[0]
+    new_offsets -= np.searchsorted(removed, new_offsets)
+    kept = np.delete(data, removed)
     validity = None
     if chunk.null_count:
         validity = pc.is_valid(chunk).buffers()[1]
     return pa.LargeStringArray.from_buffers(
-        n, pa.py_buffer(new_offsets), pa.py_buffer(data[keep]), validity, chunk.null_count
+        n, pa.py_buffer(new_offsets), pa.py_buffer(kept), validity, chunk.null_count
     )
+
+
+def string_bytes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A large_string array's offsets (its own slice of them) and the UTF-8 bytes they span,
+    as NumPy views of its buffers: no copy."""
+    n = len(chunk)
+    _, offsets_buf, data_buf = chunk.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[chunk.offset : chunk.offset + n + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return offsets, data[offsets[0] : offsets[-1]]

@@ -89,3 +89,16 @@ def test_cli_internal_error_no_traceback_unless_debug(monkeypatch, capsys, regis
     assert "internal error: RuntimeError: boom (run with --debug" in capsys.readouterr().err
     with pytest.raises(RuntimeError):
         main(["--debug", "validate", str(EXAMPLE)], registry=registry)
+
+
+def test_cli_builtin_commands_skip_command_plugins() -> None:
+    """A built-in command does not read every distribution's metadata for command plugins;
+    help and unknown commands (`gui` is a plugin command) still see them."""
+    from engine.cli import BUILTIN_COMMANDS, _builtin_command, _command_names, build_parser
+
+    assert set(BUILTIN_COMMANDS) == _command_names(build_parser(plugins=False))
+    assert _builtin_command(["run", "p.graphmill.json", "--workers", "2"])
+    assert _builtin_command(["--debug", "validate", "p.graphmill.json"])
+    for argv in ([], ["gui"], ["run", "--help"], ["-h"], ["--version"]):
+        assert not _builtin_command(argv), argv
+    assert "gui" in _command_names(build_parser())
