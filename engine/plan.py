@@ -38,6 +38,7 @@ class Fn:
     bound: Ref | None = None
     gil: bool = False  # holds the GIL: under `auto`, the stage runs in worker processes
     tap: tuple[str, ...] = ()  # a preview tap (keys of engine.preview): the node's output is complete here
+    filters_rows: bool = False  # only drops rows: a column projection may run before it, on less data
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def build_plan(
             keep = needed.get((node.id, port.name))
             if keep is not None and not _is_exchange(registry, node):
                 # what its readers use, before anything is held or sent on (an exchange's input is)
-                out = out.then(Fn(node.id, "project", partial(project_columns, keep=frozenset(keep))))
+                out = out.projected(Fn(node.id, "project", partial(project_columns, keep=frozenset(keep))))
             if readers[(node.id, port.name)] > 1:  # fan-out: compute once, hold for every reader
                 out = builder.hold(out)
             flows[(node.id, port.name)] = out
@@ -255,6 +256,13 @@ class _Flow:
 
     def then(self, fn: Fn) -> _Flow:
         return replace(self, fns=(*self.fns, fn))
+
+    def projected(self, fn: Fn) -> _Flow:
+        """`fn` (a projection) placed before the trailing row filters: they then copy fewer columns."""
+        at = len(self.fns)
+        while at and self.fns[at - 1].filters_rows:
+            at -= 1
+        return replace(self, fns=(*self.fns[:at], fn, *self.fns[at:]))
 
 
 @dataclass
@@ -341,7 +349,8 @@ class _Builder:
                 if step.keep:
                     previous = out
                 else:
-                    flow = flow.then(Fn(node, step.name, step.finish, out))  # type: ignore[arg-type]
+                    finish = Fn(node, step.name, step.finish, out, filters_rows=step.filters_rows)  # type: ignore[arg-type]
+                    flow = flow.then(finish)
             elif isinstance(step, Exchange):
                 held, out = self.hold(flow), self.ref()
                 self.add(Whole(node, step.name, step.fn, {"in": held.source}, out, "exchange"))  # type: ignore[dict-item]

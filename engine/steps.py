@@ -92,6 +92,7 @@ class Reduce:
     keep: bool = False
     takes_previous: bool = False
     gil: bool = False  # `partial` holds the GIL (see Map.gil)
+    filters_rows: bool = False  # `finish` only drops rows (dedupe): the planner may drop unread columns first
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,7 @@ def _build_clean(p: dict[str, Any], ctx: BuildContext) -> list[Step]:
                 kernels.drop_positions,
                 "drop_duplicates",
                 takes_previous=True,
+                filters_rows=True,
             )
         )
     return steps
