@@ -159,6 +159,17 @@ def _workers(text: str) -> int | str:
     return value
 
 
+def _memory(text: str) -> str:
+    from .models import parse_size
+
+    if text != "auto":
+        try:
+            parse_size(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     from .backends import BACKENDS
 
@@ -168,6 +179,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=_workers, help="worker count or 'auto' (all usable cores)")
     p.add_argument("--device", choices=("cpu", "gpu", "auto"), help="where numeric kernels run")
     p.add_argument("--scheduler", help="Dask scheduler address, or 'local'")
+    p.add_argument(
+        "--memory",
+        type=_memory,
+        metavar="SIZE",
+        help="held data beyond this size (512MB, 2GB) waits on disk; default: auto (64MB)",
+    )
     p.add_argument(
         "--base-dir", type=Path, help="resolve relative paths here (default: the project's folder)"
     )
@@ -229,6 +246,7 @@ def _run(args: argparse.Namespace, ctx: _Context) -> int:
         args.base_dir,
         args.overrides,
         preview_dir=args.preview_dir,
+        memory=args.memory,
     )
     if args.explain:
         return _explain(args.project, ctx, options, args.json)

@@ -34,6 +34,7 @@ from .plan import Combine, Fn, Plan, Ref, Stage, Whole, build_plan
 from .preview import Previews, head_in_table_order
 from .projectfile import write_beside
 from .registry import Registry
+from .spill import Spill, Spilled, held_bytes
 from .steps import BuildContext, Read, Step
 
 EventHandler = Callable[[Event], None]
@@ -53,6 +54,7 @@ class RunResult:
     outputs: list[Path] = field(default_factory=list)
     nodes: dict[str, NodeStats] = field(default_factory=dict)
     seconds: float = 0.0
+    spilled: int = 0  # bytes of held frames written to disk (engine.spill)
 
 
 def _quiet(event: Event) -> None:
@@ -100,17 +102,23 @@ def run(
     rows: dict[str, int] | None = None,
     previews: Previews | None = None,
     devices: Mapping[str, ArrayDevice | None] | None = None,
+    memory: int | None = None,
 ) -> RunResult:
     """Run every operation of the plan; commit all sink files at the end, or none.
 
     `rows` (node -> rows that entered it, or that a source read, so far) is updated as
     partitions finish, for a metrics sampler. `previews` collects the first rows of every
     node's output (engine.preview); it holds what the finished nodes gave if the run fails.
+    `memory` is the budget of held frames in bytes (engine.spill): beyond it they wait on disk.
+    Previews need the held frames themselves, and a Dask cluster's workers cannot read this
+    computer's disk: there, nothing is spilled.
     """
     started = time.perf_counter()
     plan = plan_project(project, registry, base_dir, previews is not None, devices)
     types = {n.id: n.type for n in project.nodes}
     execution = _Execution(plan, backend, on_event, {} if rows is None else rows, types, previews)
+    if previews is None and backend.name != "dask":
+        execution.spill = Spill(memory)
     if previews is not None:
         previews.expect(plan.previews)
     try:
@@ -121,6 +129,8 @@ def run(
     finally:
         for _, tmp, _ in execution.pending:
             tmp.unlink(missing_ok=True)
+        execution.spill.close()
+        execution.result.spilled = execution.spill.written
     execution.result.seconds = time.perf_counter() - started
     return execution.result
 
@@ -176,6 +186,7 @@ class _Execution:
     started: dict[str, float] = field(default_factory=dict)
     # a two-pass source's read stage run as one speculative pass -> its scan stage and combine
     speculative: dict[int, tuple[Stage, Combine]] = field(default_factory=dict)
+    spill: Spill = field(default_factory=lambda: Spill(None))  # held frames beyond the budget go to disk
 
     def run_op(self, index: int, op: Stage | Combine | Whole) -> None:
         for node in op.nodes:
@@ -223,7 +234,12 @@ class _Execution:
                 out = out if isinstance(out, list) else [out]
                 stats.rows_out, stats.partitions = _rows(out), len(out)
         else:
-            ins = {port: [assembled(p) for p in self.values[ref]] for port, ref in op.inputs.items()}
+            # an exchange takes spilled frames as they are (a row split only slices them)
+            keep = Spilled if op.kind == "exchange" else ()
+            ins = {
+                port: [p if isinstance(p, keep) else assembled(p) for p in self.values[ref]]
+                for port, ref in op.inputs.items()
+            }
             if first:
                 stats.rows_in = sum(_rows(parts) for parts in ins.values())
                 self.rows[op.node] = stats.rows_in
@@ -270,7 +286,8 @@ class _Execution:
         if taps:
             items = _wanting(items, self.previews, taps, in_order)  # type: ignore[arg-type]
         results = counter.track(backend.imap(task, items))
-        frames: list[pd.DataFrame] = []
+        frames: list[Any] = []  # frames, or spilled ones (engine.spill)
+        hold = _Holding(self.spill, sum(held_bytes(v) for v in self.values.values()))
         partials: list[Any] = []
         done: list[_Done] = []  # speculative stages: each task's result, for the replays
         try:
@@ -287,13 +304,13 @@ class _Execution:
             else:
                 for r in results:
                     if keep:
-                        frames.append(r.frame)
+                        frames.append(hold(r.frame, r.nbytes))
                     if stage.partial is not None:
                         partials.append(r.value)
                     if scanned is not None:
                         done.append(replace(r, frame=None, value=None))
                 if scanned is not None:
-                    self._replay(stage, scanned[1], task, backend, counter, done, frames, partials)
+                    self._replay(stage, scanned[1], task, backend, counter, done, frames, partials, hold)
         except WorkerLost as exc:
             nodes = ", ".join(stage.nodes)
             msg = f"a worker process died (killed, or out of memory) on partition {exc.index} of stage {stage.id} ({nodes})"
@@ -339,8 +356,9 @@ class _Execution:
         backend: Backend,
         counter: _StageCounter,
         done: list[_Done],
-        frames: list[pd.DataFrame],
+        frames: list[Any],
         partials: list[Any],
+        hold: _Holding,
     ) -> None:
         """After a speculative stage: the scans combined (the source's plan), and the partitions
         whose speculation does not fit it run again with the plan, their results put in place.
@@ -358,7 +376,7 @@ class _Execution:
         items = [done[i].speculation.scan.block for i in again]
         for i, r in zip(again, backend.imap(replay, items), strict=True):
             if frames:
-                frames[i] = r.frame  # type: ignore[assignment]
+                frames[i] = hold(r.frame, r.nbytes)  # type: ignore[arg-type]
             if stage.partial is not None:
                 partials[i] = r.value
             counter.recount(i, done[i], r)
@@ -376,6 +394,24 @@ class _Execution:
             self.values.pop(stage.source)
             return _draining(deque(held))
         return iter(held)
+
+
+@dataclass
+class _Holding:
+    """A stage's kept frames against the run's budget: `held` counts what the run holds in
+    memory when the stage starts (its own input too, though it drains: on the safe side) and
+    every frame kept in memory since."""
+
+    spill: Spill
+    held: int
+
+    def __call__(self, frame: pd.DataFrame | None, nbytes: int) -> Any:
+        if frame is None:  # a speculative task whose block runs again
+            return None
+        kept = self.spill.hold(frame, nbytes, self.held)
+        if kept is frame:
+            self.held += nbytes
+        return kept
 
 
 def _wanting(items: Iterator[Any], previews: Previews, keys: list[str], in_order: bool) -> Iterator[Any]:

@@ -23,6 +23,18 @@ Device = Literal["cpu", "gpu", "auto"]
 _WORKERS_SCHEMA: dict[str, Any] = {
     "anyOf": [{"type": "integer", "minimum": 1}, {"const": "auto"}, {"type": "null"}]
 }
+SIZE_PATTERN = r"^\s*\d+(\.\d+)?\s*([KMGTkmgt]i?[Bb]?|[Bb])?\s*$"
+_SIZE_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+_MEMORY_SCHEMA: dict[str, Any] = {"anyOf": [{"const": "auto"}, {"type": "string", "pattern": SIZE_PATTERN}]}
+
+
+def parse_size(text: str) -> int:
+    """'512MB', '2 GiB', '1.5G', '1000000' -> bytes (binary units: 1 MB = 2**20 bytes)."""
+    m = _SIZE_RE.fullmatch(text)
+    if m is None:
+        raise ValueError(f"memory must be 'auto' or a size such as 512MB, 2GB or 1.5G, not {text!r}")
+    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).upper()])
 
 
 class _Strict(BaseModel):
@@ -51,6 +63,15 @@ class Resources(_Strict):
     device: Device | None = None
     scheduler: str | None = None
     security: Security | None = None
+    # held frames beyond this many bytes wait on disk (engine.spill); a size, or auto
+    memory: str | None = Field(default=None, json_schema_extra=_MEMORY_SCHEMA)
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str | None) -> str | None:
+        if value is not None and value != "auto":
+            parse_size(value)
+        return value
 
     @field_validator("workers")
     @classmethod

@@ -31,6 +31,7 @@ class RunOptions:
     scheduler: str | None = None
     base_dir: Path | None = None
     overrides: Sequence[str] = ()
+    memory: str | None = None  # held frames beyond this size are spilled to disk (engine.spill)
     preview_dir: Path | None = None  # write the first `preview_rows` rows of every node's output here
     preview_rows: int = 1000
 
@@ -80,6 +81,7 @@ def effective_resources(project: Project, options: RunOptions) -> Resources:
         device=options.device or base.device or "cpu",
         scheduler=options.scheduler or base.scheduler,
         security=base.security,
+        memory=options.memory or base.memory or "auto",
     )
 
 
@@ -97,7 +99,7 @@ def check_resources(project: Project, resources: Resources) -> None:
         msg = "a tls:// scheduler needs resources.security (ca, cert and key files) in the project"
         issues.append(Issue(msg, param="resources.security"))
     for node in project.nodes:  # one backend runs the whole project: say so, never ignore it
-        for key in ("backend", "workers", "scheduler", "security"):
+        for key in ("backend", "workers", "scheduler", "security", "memory"):
             value = getattr(node.resources, key, None)
             if value is not None and value != getattr(resources, key):
                 shown = "given" if key == "security" else repr(value)
@@ -222,7 +224,10 @@ def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequ
     sampler.start()
     status, code = "failed", 1
     try:
-        result = run(project, registry, ready.base_dir, backend, emit, rows, previews, ready.devices)
+        from .spill import budget_bytes
+
+        memory = budget_bytes(ready.resources.memory)
+        result = run(project, registry, ready.base_dir, backend, emit, rows, previews, ready.devices, memory)
         status, code = "done", 0
         _write_previews(previews, options.preview_dir, "done", emit)
     except DataError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,14 @@ settings.register_profile(
     "dev", max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+# Runs that spill held frames (engine.spill) do it here, not in the user's cache; the tests
+# check that every run removes its folder.
+os.environ.setdefault("GRAPHMILL_SPILL_DIR", tempfile.mkdtemp(prefix="graphmill-test-spill-"))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    shutil.rmtree(os.environ["GRAPHMILL_SPILL_DIR"], ignore_errors=True)
 
 # Qt (later GUI tests) runs offscreen; set before any Qt import.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -163,9 +163,11 @@ def csv_blocks(
     parse_dates: Sequence[str] | None = None,
     na_values: Sequence[str] | None = None,
     chunk_rows: int | None = None,
-) -> list[CsvBlock]:
+    lazy: bool = False,
+) -> list[CsvBlock] | Iterator[CsvBlock]:
     """Checks the options against the header and cuts the data lines into blocks of ~16 MB (or about
-    `chunk_rows` rows) at record boundaries. Cheap: one pass of byte counting, no parsing."""
+    `chunk_rows` rows) at record boundaries. Cheap: one pass of byte counting, no parsing. `lazy`
+    checks now and cuts as the blocks are taken."""
     path, delimiter, nas = os.fspath(path), delimiter or ",", tuple(na_values or ())
     if len(delimiter) != 1:
         raise DataError(f"delimiter must be one character, not {delimiter!r}")
@@ -182,7 +184,7 @@ def csv_blocks(
     source = CsvSource(
         path, delimiter, tuple(selected), usecols, nas, user, tuple(names), start, line, target, k
     )
-    return _cut(source)
+    return _cuts(source) if lazy else _cut(source)
 
 
 def scan_block(block: CsvBlock) -> BlockScan:
@@ -706,9 +708,14 @@ def _header_end(buf: bytes, delimiter: int, *, eof: bool) -> int | None:
 
 
 def _cut(src: CsvSource) -> list[CsvBlock]:
-    """Blocks of ~`src.target` bytes of data lines, each ending after a newline outside quotes. The file
+    return list(_cuts(src))
+
+
+def _cuts(src: CsvSource) -> Iterator[CsvBlock]:
+    """Blocks of ~`src.target` bytes of data lines, each ending after a newline outside quotes, cut
+    as they are asked for (the first block's task starts before the last block is found). The file
     is mapped, not read: each byte scan reads its pages once, with no copy."""
-    offset, line, blocks = src.data_start, src.data_line, []
+    offset, line, index = src.data_start, src.data_line, 0
     try:
         size = os.path.getsize(src.path)
         buf = np.memmap(src.path, dtype=np.uint8, mode="r") if size > offset else np.zeros(0, np.uint8)
@@ -717,10 +724,10 @@ def _cut(src: CsvSource) -> list[CsvBlock]:
     while True:
         cut = _next_cut(buf, offset, src.target, ord(src.delimiter))
         end, lines = cut if cut is not None else (size, 0)
-        blocks.append(CsvBlock(src, len(blocks), offset, end - offset, line))
-        offset, line = end, line + lines
+        yield CsvBlock(src, index, offset, end - offset, line)
+        offset, line, index = end, line + lines, index + 1
         if offset >= size:
-            return blocks
+            return
 
 
 def _next_cut(buf: np.ndarray, start: int, target: int, delimiter: int) -> tuple[int, int] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..expr import Column, parse
-from ..frames import default_partitions, ordered, renumber, split, split_pieces
+from ..frames import assembled, default_partitions, ordered, renumber, split, split_pieces
 from .textclass import remove_chars
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ def generated(rows: int, seed: int, dataset: str, span: tuple[int, int]) -> pd.D
 
 def csv_blocks_for(path: Path, options: dict[str, Any]) -> Iterator[Any]:
     """The byte-range blocks of a CSV source: each is scanned, then read, in its own task. Both passes
-    ask for them; while the file is unchanged the second gets the first's, without cutting again."""
+    ask for them; while the file is unchanged the second gets the first's, without cutting again.
+    Blocks are cut as tasks take them, so the first block's task starts at once."""
     from .csvread import csv_blocks
 
     try:
@@ -56,10 +58,41 @@ def csv_blocks_for(path: Path, options: dict[str, Any]) -> Iterator[Any]:
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_csv_blocks(path: str, options: str, size: int, mtime_ns: int) -> tuple[Any, ...]:
+def _cached_csv_blocks(path: str, options: str, size: int, mtime_ns: int) -> _Replayed:
     from .csvread import csv_blocks
 
-    return tuple(csv_blocks(path, **json.loads(options)))
+    return _Replayed(csv_blocks(path, **json.loads(options), lazy=True))
+
+
+class _Replayed:
+    """An iterator's items, produced once as they are first asked for and given again after."""
+
+    def __init__(self, items: Iterator[Any]) -> None:
+        self._items, self._seen, self._lock = items, [], threading.Lock()
+        self._error: Exception | None = None  # raised again to every later reader
+
+    def __iter__(self) -> Iterator[Any]:
+        i = 0
+        while True:
+            with self._lock:
+                if i == len(self._seen):
+                    if self._error is not None:
+                        raise self._error
+                    try:
+                        item = next(self._items, _END)
+                    except BaseException as exc:  # the generator is done for: the next run cuts again
+                        self._error = exc if isinstance(exc, Exception) else RuntimeError("interrupted")
+                        _cached_csv_blocks.cache_clear()
+                        raise
+                    if item is _END:
+                        return
+                    self._seen.append(item)
+                item = self._seen[i]
+            yield item
+            i += 1
+
+
+_END = object()
 
 
 def parquet_partitions(path: Path, columns: list[str] | None) -> Iterator[pd.DataFrame]:
@@ -389,22 +422,25 @@ def sort_combine(partials: list[pd.DataFrame], keys: list[str], partitions: int)
 # ----------------------------------------------------------------------------------- partition
 
 
-def repartition_rows(parts: list[pd.DataFrame], n: int | None) -> list[Any]:
-    """Contiguous row ranges: slices of the input, assembled in the next stage's tasks."""
+def repartition_rows(parts: list[Any], n: int | None) -> list[Any]:
+    """Contiguous row ranges: slices of the input (frames, or spilled ones), assembled in the
+    next stage's tasks."""
     n = n or default_partitions(sum(len(p) for p in parts))
     pieces = split_pieces(parts, n)
-    return pieces if pieces is not None else split(ordered(parts), n)
+    return pieces if pieces is not None else split(ordered([assembled(p) for p in parts]), n)
 
 
-def repartition_hash(parts: list[pd.DataFrame], n: int | None, key: list[str]) -> list[pd.DataFrame]:
+def repartition_hash(parts: list[Any], n: int | None, key: list[str]) -> list[pd.DataFrame]:
     """Equal keys in one partition; rows keep their positions (and their order inside one)."""
     n = n or default_partitions(sum(len(p) for p in parts))
     pieces: list[list[pd.DataFrame]] = [[] for _ in range(n)]
-    for part in parts:
+    empty = None
+    for part in map(assembled, parts):  # a spilled frame is read back one at a time
         bucket = pd.util.hash_pandas_object(part[key], index=False).to_numpy() % np.uint64(n)
         for b in range(n):
             pieces[b].append(part[bucket == b])
-    return [ordered(p) if p else parts[0].iloc[:0] for p in pieces]
+        empty = part.iloc[:0] if empty is None else empty
+    return [ordered(p) if p else empty for p in pieces]
 
 
 # --------------------------------------------------------------------------------------- merge

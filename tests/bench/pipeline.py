@@ -1,7 +1,7 @@
 """Executor benchmark: one reference pipeline run by Graphmill, plain pandas, dask and polars.
 
     .venv/bin/python tests/bench/pipeline.py [--rows 2000000 10000000] [--repeat 3]
-        [--ways graphmill graphmill-dask pandas dask polars] [--variant] [--graphmill-root PATH] [--markdown PATH]
+        [--ways graphmill graphmill-held graphmill-dask pandas dask polars] [--variant] [--graphmill-root PATH] [--markdown PATH]
         [--seed 7] [--max-background 0.25]
 
 The pipeline: read the orders CSV (ts as datetime) -> customer lower/strip/remove "[^a-z0-9 ]" ->
@@ -40,7 +40,8 @@ from benchinfo import machine  # tests/bench/benchinfo.py (the script's folder i
 HERE = Path(__file__).resolve().parent
 DATA = HERE / ".data"  # cached inputs, gitignored
 CHUNK_ROWS = 500_000  # rows generated and written at a time, so generating 10M rows stays small
-WAYS = ("graphmill", "graphmill-dask", "pandas", "dask", "polars")
+WAYS = ("graphmill", "graphmill-held", "graphmill-dask", "pandas", "dask", "polars")
+HELD_MEMORY = "16GB"  # graphmill-held: a memory budget that spills nothing (engine.spill), side by side
 VARIANT_NAMES = {"customer": "client", "region": "area", "quantity": "qty", "price": "unit_price"}
 DASK_BLOCKSIZE = "64MB"
 RETRIES = 3  # re-runs of a run disturbed by other programs (a shared machine), before keeping it
@@ -381,7 +382,7 @@ def bench(rows: int, args: argparse.Namespace, kind: str) -> tuple[str, bool]:
         work = Path(tmp)
         proj = work / "bench.graphmill.json"
         proj.write_text(json.dumps(project(csv, shape, "graphmill.csv"), indent=2))
-        if {"graphmill", "graphmill-dask"} & set(args.ways):
+        if {"graphmill", "graphmill-held", "graphmill-dask"} & set(args.ways):
             validate = [sys.executable, "-m", "engine", "validate", str(proj)]
             check = subprocess.run(validate, cwd=work, env=gm_env, capture_output=True, text=True)
             if check.returncode != 0:
@@ -389,6 +390,10 @@ def bench(rows: int, args: argparse.Namespace, kind: str) -> tuple[str, bool]:
         config = {**vars(shape), "path": str(csv), "blocksize": DASK_BLOCKSIZE}
         commands = {
             "graphmill": [sys.executable, "-m", "engine", "run", str(proj)],
+            "graphmill-held": [
+                *(sys.executable, "-m", "engine", "run", str(proj), "--memory", HELD_MEMORY),
+                *("--set", "out.path=graphmill-held.csv"),
+            ],
             "graphmill-dask": [
                 *(sys.executable, "-m", "engine", "run", str(proj), "--backend", "dask"),
                 *("--scheduler", address, "--set", "out.path=graphmill-dask.csv"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -117,3 +118,61 @@ def test_generate_pipeline_memory_follows_partition_size_not_data_size(tmp_path:
     small = _peak_rss(run, tmp_path)
     large = _peak_rss([*run, "--set", "gen.rows=4000000"], tmp_path)
     assert large <= 1.5 * small, f"{large / 2**20:.0f} MB at 4M rows vs {small / 2**20:.0f} MB at 500k"
+
+
+def _dedupe_project(tmp_path: Path) -> Path:
+    nodes = [
+        {"id": "gen", "type": "source.generate", "params": {"rows": 400_000}},
+        {"id": "tidy", "type": "clean", "params": {"drop_duplicates": True}},
+        {"id": "split", "type": "partition", "params": {"by": "rows", "partitions": 6}},
+        {
+            "id": "stats",
+            "type": "compute",
+            "params": {
+                "columns": {"revenue": "quantity * price"},
+                "aggregate": {"by": ["region"], "values": {"n": "count()", "revenue": "sum(revenue)"}},
+            },
+        },
+        {"id": "out", "type": "sink.csv", "params": {"path": "o.csv"}},
+    ]
+    edges = [(f"{a['id']}.out", f"{b['id']}.in") for a, b in itertools.pairwise(nodes)]
+    return write_project(tmp_path, nodes, edges)
+
+
+def test_held_frames_beyond_the_memory_budget_wait_on_disk(tmp_path: Path) -> None:
+    """Dedupe's second pass and a row split hold the whole table: with a budget, what is over it
+    is spilled, the memory follows the budget, not the data, and the output is the same bytes."""
+    project = _dedupe_project(tmp_path)
+    run = ["run", "--quiet", "--backend", "threads", "--workers", "2", str(project)]
+    spill = Path(os.environ["GRAPHMILL_SPILL_DIR"])
+    held = _peak_rss([*run, "--memory", "8GB"], tmp_path)
+    expected = (tmp_path / "o.csv").read_bytes()
+    small = _peak_rss([*run, "--memory", "16MB"], tmp_path)
+    assert (tmp_path / "o.csv").read_bytes() == expected
+    large = _peak_rss([*run, "--memory", "16MB", "--set", "gen.rows=3200000"], tmp_path)
+    big_held = _peak_rss([*run, "--memory", "8GB", "--set", "gen.rows=3200000"], tmp_path)
+    left = list(spill.iterdir())
+    assert not left, f"a run left its spill folder behind: {left}"
+    mb = {k: f"{v / 2**20:.0f} MB" for k, v in {"held": held, "small": small, "large": large}.items()}
+    assert large <= 1.5 * small, mb
+    assert big_held - large > 150 * 2**20, f"spilling saved too little: {big_held / 2**20:.0f} MB held, {mb}"
+    # processes read the spilled frames themselves
+    on_processes = graphmill("run", "--quiet", "--backend", "processes", str(project), "--memory", "1MB")
+    assert on_processes.returncode == 0, on_processes.stderr
+    assert (tmp_path / "o.csv").read_bytes() == expected
+
+
+def test_memory_option_and_resource_errors_exit_2(tmp_path: Path) -> None:
+    project = _dedupe_project(tmp_path)
+    bad = graphmill("run", "--memory", "lots", str(project))
+    assert bad.returncode == 2 and "memory must be 'auto' or a size" in bad.stderr
+    data = json.loads(project.read_text())
+    data["resources"] = {"memory": "a lot"}
+    project.write_text(json.dumps(data))
+    bad = graphmill("run", str(project))
+    assert bad.returncode == 2 and "memory" in bad.stderr and "Traceback" not in bad.stderr
+    data["resources"] = {"memory": "512MB"}
+    data["nodes"][1]["resources"] = {"memory": "1GB"}
+    project.write_text(json.dumps(data))
+    bad = graphmill("run", str(project))
+    assert bad.returncode == 2 and "node 'tidy', param 'resources.memory'" in bad.stderr

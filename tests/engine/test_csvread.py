@@ -726,3 +726,45 @@ def test_scan_block_hinted_dtypes_tricky_columns(tmp_path: Path, values: list[st
     mixed = write(tmp_path, "a,b\n" + "".join(f"{v},{i}\n" for i, v in enumerate(values * 2000)), "mixed.csv")
     _scans_with_and_without_hints(mixed)  # the first lines infer from every value
     _scans_with_and_without_hints(mixed, chunk_rows=1000)
+
+
+def test_blocks_are_cut_as_they_are_taken_and_replayed_for_the_second_pass(tmp_path: Path) -> None:
+    """A run's first block is read while the rest of the file is still uncut; the second pass
+    gets the same blocks without cutting again; a failed cut fails every reader, and the next
+    run cuts afresh."""
+    from engine.nodes import csvread, kernels
+
+    path = write(tmp_path, "a,b\n" + "".join(f"{i},x{i}\n" for i in range(500)))
+    cuts = []
+    real = csvread._next_cut
+
+    def counting(*args: Any) -> Any:
+        cuts.append(args[1])
+        return real(*args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(csvread, "_next_cut", counting)
+        lazy = csvread.csv_blocks(path, chunk_rows=10, lazy=True)
+        assert next(lazy).number == 0 and len(cuts) == 1  # the rest is not cut yet
+        assert [b.offset for b in lazy] == [b.offset for b in csv_blocks(path, chunk_rows=10)][1:]
+
+        cuts.clear()
+        options = {"chunk_rows": 10}
+        first = kernels.csv_blocks_for(path, options)
+        assert next(first).number == 0 and len(cuts) == 1
+        whole = [0, *(b.number for b in first)]
+        taken = len(cuts)
+        assert [b.number for b in kernels.csv_blocks_for(path, options)] == whole and len(cuts) == taken
+
+        def failing(*args: Any) -> Any:
+            if args[1] > 100:
+                raise DataError("the disk went away")
+            return real(*args)
+
+        mp.setattr(csvread, "_next_cut", failing)
+        other = {"chunk_rows": 11}
+        for _ in range(2):  # the same error for a second reader of the same cut
+            with pytest.raises(DataError, match="disk went away"):
+                list(kernels.csv_blocks_for(path, other))
+        mp.setattr(csvread, "_next_cut", real)
+    assert len(list(kernels.csv_blocks_for(path, other))) > 40  # a new run cuts again

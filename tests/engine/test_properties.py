@@ -35,6 +35,7 @@ from engine.backends import Backend, Joblib, Sequential
 from engine.execute import run
 from engine.projectfile import loads
 from engine.registry import builtin_registry
+from engine.spill import spill_root
 from tests import references
 from tests.runner import chain, run_nodes, write_source
 
@@ -612,9 +613,13 @@ def _as_parquet_holds_it(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _run_csv(
-    base: Path, nodes: list[dict[str, Any]], edges: list[tuple[str, str]], backend: Backend
+    base: Path,
+    nodes: list[dict[str, Any]],
+    edges: list[tuple[str, str]],
+    backend: Backend,
+    memory: int | None = None,
 ) -> bytes:
-    """Run the chain into a sink.csv; its bytes."""
+    """Run the chain into a sink.csv (holding at most `memory` bytes of frames); its bytes."""
     last = nodes[-1]["id"]
     project = {
         "format": "graphmill/1",
@@ -622,7 +627,7 @@ def _run_csv(
         "edges": [{"from": a, "to": b} for a, b in [*edges, (f"{last}.out", "out.in")]],
     }
     registry = builtin_registry()
-    run(loads(json.dumps(project), registry), registry, base, backend)
+    run(loads(json.dumps(project), registry), registry, base, backend, memory=memory)
     return (base / "out.csv").read_bytes()
 
 
@@ -644,8 +649,12 @@ def test_chain_fixed_partitioning_same_bytes_on_every_backend(
     with tempfile.TemporaryDirectory() as tmp:
         nodes, edges = scenario.project(Path(tmp))
         outputs = {name: _run_csv(Path(tmp), nodes, edges, pool) for name, pool in backends.items()}
+        # every held frame spilled to disk (engine.spill), read back by threads and processes
+        for name in ("threads-2", "processes-2"):
+            outputs[f"{name}, spilled"] = _run_csv(Path(tmp), nodes, edges, backends[name], memory=0)
     for name, data in outputs.items():
         assert data == outputs["sequential"], name
+    assert not any(spill_root().iterdir()), "a run left its spill folder behind"
 
 
 def test_aggregate_first_last_after_hash_partition_follow_row_order(tmp_path: Path) -> None:
