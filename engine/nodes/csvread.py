@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import mmap
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -715,10 +716,14 @@ def _cuts(src: CsvSource) -> Iterator[CsvBlock]:
     """Blocks of ~`src.target` bytes of data lines, each ending after a newline outside quotes, cut
     as they are asked for (the first block's task starts before the last block is found). The file
     is mapped, not read: each byte scan reads its pages once, with no copy."""
-    offset, line, index = src.data_start, src.data_line, 0
+    offset, line, index, released = src.data_start, src.data_line, 0, 0
+    mapped = None
     try:
         size = os.path.getsize(src.path)
-        buf = np.memmap(src.path, dtype=np.uint8, mode="r") if size > offset else np.zeros(0, np.uint8)
+        if size > offset:
+            with open(src.path, "rb") as f:
+                mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        buf = np.frombuffer(mapped, dtype=np.uint8) if mapped is not None else np.zeros(0, np.uint8)
     except OSError as exc:
         raise DataError(f"cannot read '{src.path}': {exc.strerror or exc}") from None
     while True:
@@ -728,6 +733,12 @@ def _cuts(src: CsvSource) -> Iterator[CsvBlock]:
         offset, line, index = end, line + lines, index + 1
         if offset >= size:
             return
+        behind = offset // mmap.PAGESIZE * mmap.PAGESIZE
+        if mapped is not None and behind > released:
+            # the pages already cut leave this process (they stay in the page cache): the mapping
+            # would otherwise count the whole file against the run's memory by its last block
+            mapped.madvise(mmap.MADV_DONTNEED, released, behind - released)
+            released = behind
 
 
 def _next_cut(buf: np.ndarray, start: int, target: int, delimiter: int) -> tuple[int, int] | None:
