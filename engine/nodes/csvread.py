@@ -71,6 +71,7 @@ _BOM = b"\xef\xbb\xbf"
 _INT_BYTES = np.isin(np.arange(256), list(b"0123456789+- \t"))
 _BLANK_BYTES = np.isin(np.arange(256), list(b" \t"))
 _QUOTE, _NL, _CR = ord('"'), ord("\n"), ord("\r")
+_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)  # not on Windows
 # Text is read as Arrow strings, then cast (without a copy) to pandas' "str": the same values, 4x
 # faster than read_csv's dtype="str", which goes through Python objects.
 _TEXT = pd.ArrowDtype(pa.large_string())
@@ -734,10 +735,10 @@ def _cuts(src: CsvSource) -> Iterator[CsvBlock]:
         if offset >= size:
             return
         behind = offset // mmap.PAGESIZE * mmap.PAGESIZE
-        if mapped is not None and behind > released:
+        if mapped is not None and behind > released and _DONTNEED is not None:
             # the pages already cut leave this process (they stay in the page cache): the mapping
             # would otherwise count the whole file against the run's memory by its last block
-            mapped.madvise(mmap.MADV_DONTNEED, released, behind - released)
+            mapped.madvise(_DONTNEED, released, behind - released)
             released = behind
 
 
