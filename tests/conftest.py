@@ -28,6 +28,7 @@ os.environ.setdefault("GRAPHMILL_SPILL_DIR", tempfile.mkdtemp(prefix="graphmill-
 def pytest_sessionfinish(session: pytest.Session) -> None:
     shutil.rmtree(os.environ["GRAPHMILL_SPILL_DIR"], ignore_errors=True)
 
+
 # Qt (later GUI tests) runs offscreen; set before any Qt import.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_PREFERRED_BINDING", "PySide6")
