@@ -1,4 +1,4 @@
-"""The resources panel: where a project runs (backend, workers, device, Dask scheduler).
+"""The resources panel: where a project runs (backend, workers, device, memory, Dask scheduler).
 
 It edits an `engine.models.Resources` (FORMAT.md, `resources`) and never saves it: the owner
 connects `changed` to `Document.set_resources`. Fields the project does not set stay unset, so
@@ -23,7 +23,9 @@ Interface:
 - `base_dir`: a callable giving the project's folder, where relative TLS paths resolve.
 
 TLS files (`resources.security`) are written only when the user types all three; a project's
-own are kept as they are, and never shown elsewhere.
+own are kept as they are, and never shown elsewhere. Memory (`resources.memory`: how much held
+data stays in memory before it waits on disk) is written when it reads as a size or `auto`;
+anything else is shown as an error beside it and leaves the project's value as it was.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.executable import engine_program
-from engine.models import Resources, Security
+from engine.models import Resources, Security, parse_size
 
 BACKENDS = {
     "auto": "auto: threads, or processes where a step holds the GIL",
@@ -59,7 +61,8 @@ BACKENDS = {
     "dask": "dask: a Dask cluster (scheduler address below)",
 }
 DEVICES = {"cpu": "CPU", "gpu": "GPU", "auto": "auto: the GPU when there is one"}
-FIELDS = ("backend", "workers", "device", "scheduler", "security")
+FIELDS = ("backend", "workers", "device", "memory", "scheduler", "security")
+MEMORY_CHOICES = ("auto", "256MB", "1GB", "4GB")
 TLS = {"ca": "CA certificate", "cert": "client certificate", "key": "client key"}
 ENGINE = (sys.executable, *engine_program())  # `graphmill`, from Python or in the bundle
 
@@ -97,6 +100,7 @@ class ResourcesPanel(QWidget):
         self.gpu_reason = _gpu_reason(machine)
         self._set: set[str] = set()  # fields the project sets (loaded, or edited here)
         self._security: Security | None = None
+        self._memory = "auto"  # the last memory setting that reads as one
         self._loading = False
 
         self.backend = QComboBox()
@@ -111,6 +115,16 @@ class ResourcesPanel(QWidget):
             self.device.addItem(text, name)
         self.device_note = QLabel()
         self.device_note.setWordWrap(True)
+        self.memory = QComboBox()
+        self.memory.setEditable(True)
+        self.memory.addItems(MEMORY_CHOICES)
+        self.memory.setToolTip(
+            "Data held for a whole-table step (dedupe, a row split, a join) beyond this size waits "
+            "on disk; auto is 64 MB. A size such as 512MB or 2GB."
+        )
+        self.memory_note = QLabel()
+        self.memory_note.setWordWrap(True)
+        self.memory_note.setStyleSheet("color: #c0392b;")
         self.scheduler = QLineEdit()
         self.scheduler.setPlaceholderText("tcp://127.0.0.1:8786, or local")
         self.scheduler.setClearButtonEnabled(True)
@@ -145,6 +159,8 @@ class ResourcesPanel(QWidget):
         form.addRow("Workers", self.workers)
         form.addRow("Device", self.device)
         form.addRow("", self.device_note)
+        form.addRow("Memory", self.memory)
+        form.addRow("", self.memory_note)
         row = QHBoxLayout()
         row.addWidget(self.scheduler, 1)
         row.addWidget(self.check)
@@ -160,6 +176,8 @@ class ResourcesPanel(QWidget):
         self.backend.currentIndexChanged.connect(lambda _: self._edited("backend"))
         self.workers.valueChanged.connect(lambda _: self._edited("workers"))
         self.device.currentIndexChanged.connect(lambda _: self._edited("device"))
+        self.memory.activated.connect(lambda _: self._memory_edited())
+        self.memory.lineEdit().editingFinished.connect(self._memory_edited)
         self.scheduler.editingFinished.connect(self._scheduler_edited)
         self.scheduler.textChanged.connect(lambda _: self._update_enabled())
         self.check.clicked.connect(self.check_cluster)
@@ -179,6 +197,9 @@ class ResourcesPanel(QWidget):
             self.backend.setCurrentIndex(max(0, self.backend.findData(r.backend or "auto")))
             self.workers.setValue(r.workers if isinstance(r.workers, int) else 0)
             self.device.setCurrentIndex(max(0, self.device.findData(r.device or "cpu")))
+            self._memory = r.memory or "auto"
+            self.memory.setCurrentText(self._memory)
+            self.memory_note.clear()
             self.scheduler.setText(r.scheduler or "")
             self._security = r.security
             for key, edit in self.tls.items():
@@ -197,6 +218,8 @@ class ResourcesPanel(QWidget):
             values["workers"] = self.workers.value() or "auto"
         if "device" in self._set:
             values["device"] = self.device.currentData()
+        if "memory" in self._set:
+            values["memory"] = self._memory
         if "scheduler" in self._set:
             values["scheduler"] = self.scheduler.text().strip() or None
         if "security" in self._set:
@@ -267,6 +290,26 @@ class ResourcesPanel(QWidget):
         self.cluster_checked.emit(answer)
 
     @Slot()
+    def _memory_edited(self) -> None:
+        """A size or auto is written; anything else is named beside the field, and not written."""
+        if self._loading:
+            return
+        text = self.memory.currentText().strip()
+        try:
+            if text != "auto":
+                parse_size(text)
+        except ValueError as exc:
+            self.memory_note.setText(str(exc))
+            self._update_enabled()
+            return
+        self.memory_note.clear()
+        self._update_enabled()
+        if "memory" in self._set and text == self._memory:
+            return
+        self._memory = text
+        self._edited("memory")
+
+    @Slot()
     def _tls_edited(self) -> None:
         """All three files typed: written; all cleared: removed; otherwise wait for the rest."""
         if self._loading:
@@ -293,6 +336,7 @@ class ResourcesPanel(QWidget):
         address = self.scheduler.text().strip()
         self.check.setEnabled(bool(address) and address != "local" and self._probe is None)
         self.cluster_note.setVisible(bool(self.cluster_note.text()))
+        self.memory_note.setVisible(bool(self.memory_note.text()))
         tls = (dask and address.startswith("tls://")) or self._security is not None
         for edit in self.tls.values():
             edit.setEnabled(tls)

@@ -306,7 +306,8 @@ def _run_project(path: Path, ctx: _Context, options: Any, quiet: bool, events: s
     if not quiet:
         for output in result.outputs:
             print(f"wrote {output}", file=sys.stderr)
-        print(f"done in {result.seconds:.2f} s", file=sys.stderr)
+        spilled = f", {result.spilled / 2**20:,.0f} MB of held data waited on disk" if result.spilled else ""
+        print(f"done in {result.seconds:.2f} s{spilled}", file=sys.stderr)
     return 0
 
 

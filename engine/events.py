@@ -114,6 +114,7 @@ class RunFinished(Event):
     exit_code: int
     seconds: float
     outputs: list[str] = field(default_factory=list)
+    spilled_bytes: int = 0  # held frames written to disk over the memory budget (engine.spill)
 
 
 KINDS: dict[str, type[Event]] = {

@@ -109,15 +109,14 @@ def run(
     `rows` (node -> rows that entered it, or that a source read, so far) is updated as
     partitions finish, for a metrics sampler. `previews` collects the first rows of every
     node's output (engine.preview); it holds what the finished nodes gave if the run fails.
-    `memory` is the budget of held frames in bytes (engine.spill): beyond it they wait on disk.
-    Previews need the held frames themselves, and a Dask cluster's workers cannot read this
-    computer's disk: there, nothing is spilled.
+    `memory` is the budget of held frames in bytes (engine.spill): beyond it they wait on disk;
+    not on a Dask cluster, whose workers cannot read this computer's disk.
     """
     started = time.perf_counter()
     plan = plan_project(project, registry, base_dir, previews is not None, devices)
     types = {n.id: n.type for n in project.nodes}
     execution = _Execution(plan, backend, on_event, {} if rows is None else rows, types, previews)
-    if previews is None and backend.name != "dask":
+    if backend.name != "dask":
         execution.spill = Spill(memory)
     if previews is not None:
         previews.expect(plan.previews)

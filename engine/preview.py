@@ -103,12 +103,15 @@ class Previews:
         self.heads.setdefault(key, _Head(self.rows)).add(frame, in_order)
 
     def add_held(self, key: str, parts: list[Any], in_order: bool) -> None:
-        """A held output (frames, or frames.Pieces): its first partitions, or every one's head."""
+        """A held output (frames, frames.Pieces, or frames spilled to disk, read back one at a
+        time): its first partitions, or every one's head."""
+        from .spill import load
+
         for part in parts:
             for frame in getattr(part, "parts", (part,)):
                 if in_order and key in self.heads and self.heads[key].complete:
                     return
-                self.add(key, frame, in_order)
+                self.add(key, load(frame), in_order)
 
     def finish(self, node: str, rows: int) -> None:
         self.row_counts[node] = rows

@@ -250,6 +250,7 @@ def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequ
                 exit_code=code,
                 seconds=round(time.perf_counter() - emit.started, 4),
                 outputs=outputs,
+                spilled_bytes=result.spilled if code == 0 else 0,
             )
         )
     return result

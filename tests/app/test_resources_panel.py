@@ -34,6 +34,7 @@ def gpu_item_enabled(panel: ResourcesPanel) -> bool:
         Resources(backend="dask", scheduler="tcp://127.0.0.1:8786"),
         Resources(device="gpu"),  # kept, though this machine has none
         Resources(workers=2),
+        Resources(memory="512MB"),
         Resources(
             backend="dask", scheduler="tls://10.0.0.5:8786", security=Security(ca="a", cert="b", key="c")
         ),
@@ -67,6 +68,32 @@ def test_resources_panel_user_edits_emit_changed(qtbot) -> None:
     with qtbot.waitSignal(panel.changed) as blocker:
         panel.scheduler.editingFinished.emit()
     assert blocker.args == [Resources(backend="dask", workers="auto", scheduler="local")]
+
+
+def test_resources_panel_memory_typed_as_a_person_would(qtbot) -> None:
+    """A size typed (or picked) is written; a typo is named beside the field and not written."""
+    panel = ResourcesPanel(machine=fake_machine())
+    qtbot.addWidget(panel)
+    panel.set_resources(Resources(workers=2))
+    assert panel.memory.currentText() == "auto" and not panel.memory_note.isVisibleTo(panel)
+    emitted: list[object] = []
+    panel.changed.connect(emitted.append)
+    panel.memory.lineEdit().selectAll()
+    qtbot.keyClicks(panel.memory.lineEdit(), "lots")
+    qtbot.keyClick(panel.memory.lineEdit(), Qt.Key.Key_Return)
+    assert emitted == [] and panel.resources() == Resources(workers=2)
+    assert "memory must be 'auto' or a size" in panel.memory_note.text()
+    assert panel.memory_note.isVisibleTo(panel)
+    panel.memory.lineEdit().selectAll()
+    qtbot.keyClicks(panel.memory.lineEdit(), "1.5 GB")
+    qtbot.keyClick(panel.memory.lineEdit(), Qt.Key.Key_Return)
+    assert emitted[-1] == Resources(workers=2, memory="1.5 GB") and not panel.memory_note.text()
+    panel.memory.setCurrentIndex(panel.memory.findText("4GB"))
+    panel.memory.activated.emit(panel.memory.currentIndex())
+    assert emitted[-1] == Resources(workers=2, memory="4GB")
+    count = len(emitted)
+    panel.memory.lineEdit().editingFinished.emit()  # nothing new: nothing emitted
+    assert len(emitted) == count
 
 
 def test_resources_panel_gpu_disabled_with_the_reason_on_this_machine(qtbot) -> None:

@@ -119,10 +119,14 @@ def _check_previews(folder: Path, expected: dict[str, pd.DataFrame]) -> None:
         pd.testing.assert_frame_equal(preview, head, check_exact=False, rtol=1e-9, obj=node)
 
 
+@pytest.mark.parametrize("memory", ["auto", "1KB"])  # 1KB: every held output waits on disk
 @pytest.mark.parametrize("example", sorted(REFERENCES))
-def test_preview_dir_every_node_equals_pandas_head_and_counts_rows(example: str, tmp_path: Path) -> None:
+def test_preview_dir_every_node_equals_pandas_head_and_counts_rows(
+    example: str, memory: str, tmp_path: Path
+) -> None:
     project = copy_example(example, tmp_path)
-    result = graphmill("run", "--quiet", "--preview-dir", str(tmp_path / "preview"), str(project))
+    preview = str(tmp_path / "preview")
+    result = graphmill("run", "--quiet", "--memory", memory, "--preview-dir", preview, str(project))
     assert result.returncode == 0, result.stderr
     _check_previews(tmp_path / "preview", REFERENCES[example](tmp_path))
 

@@ -105,6 +105,17 @@ def _peak_rss(args: list[str], cwd: Path) -> int:
     return int(out.read_text()) * 1024
 
 
+# revenue by region: an aggregate at the end of a chain, which then holds no frames
+STATS = {
+    "id": "stats",
+    "type": "compute",
+    "params": {
+        "columns": {"revenue": "quantity * price"},
+        "aggregate": {"by": ["region"], "values": {"n": "count()", "revenue": "sum(revenue)"}},
+    },
+}
+
+
 def test_generate_pipeline_memory_follows_partition_size_not_data_size(tmp_path: Path) -> None:
     nodes = [
         {"id": "gen", "type": "source.generate", "params": {"rows": 500_000}},
@@ -113,14 +124,7 @@ def test_generate_pipeline_memory_follows_partition_size_not_data_size(tmp_path:
             "type": "clean",
             "params": {"text": [{"column": "customer", "lower": True, "strip": True}]},
         },
-        {
-            "id": "stats",
-            "type": "compute",
-            "params": {
-                "columns": {"revenue": "quantity * price"},
-                "aggregate": {"by": ["region"], "values": {"n": "count()", "revenue": "sum(revenue)"}},
-            },
-        },
+        STATS,
         {"id": "out", "type": "sink.csv", "params": {"path": "o.csv"}},
     ]
     project = write_project(
@@ -137,14 +141,7 @@ def _dedupe_project(tmp_path: Path) -> Path:
         {"id": "gen", "type": "source.generate", "params": {"rows": 400_000}},
         {"id": "tidy", "type": "clean", "params": {"drop_duplicates": True}},
         {"id": "split", "type": "partition", "params": {"by": "rows", "partitions": 6}},
-        {
-            "id": "stats",
-            "type": "compute",
-            "params": {
-                "columns": {"revenue": "quantity * price"},
-                "aggregate": {"by": ["region"], "values": {"n": "count()", "revenue": "sum(revenue)"}},
-            },
-        },
+        STATS,
         {"id": "out", "type": "sink.csv", "params": {"path": "o.csv"}},
     ]
     edges = [(f"{a['id']}.out", f"{b['id']}.in") for a, b in itertools.pairwise(nodes)]
@@ -172,6 +169,12 @@ def test_held_frames_beyond_the_memory_budget_wait_on_disk(tmp_path: Path) -> No
     # 8x the rows: held in memory, the peak grows by the whole table; spilled, by a fraction of it
     assert large - small < 0.5 * (big_held - held), mb
     assert big_held - large > 150 * 2**20, mb
+    # the run says how much waited on disk: in its last event, and on the terminal
+    for memory, spilled in (("1MB", True), ("8GB", False)):
+        result = graphmill("run", "--events", "jsonl", "--memory", memory, str(project))
+        assert result.returncode == 0, result.stderr
+        assert (_events(result.stdout)[-1]["spilled_bytes"] > 2**20) == spilled
+        assert ("MB of held data waited on disk" in result.stderr) == spilled
     # processes read the spilled frames themselves
     on_processes = graphmill("run", "--quiet", "--backend", "processes", str(project), "--memory", "1MB")
     assert on_processes.returncode == 0, on_processes.stderr
