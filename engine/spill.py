@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .errors import DataError
 from .models import parse_size
 
 # `memory: auto`: held frames up to this many bytes stay in memory (or a quarter of the memory
@@ -91,7 +92,10 @@ def spill_root() -> Path:
 
 
 def _sweep(root: Path) -> None:
-    """Folders left by runs that were killed (their process is gone) are removed."""
+    """Folders left by runs that were killed (their process is gone) are removed. POSIX only:
+    elsewhere os.kill(pid, 0) is no harmless probe."""
+    if os.name != "posix":
+        return
     for folder in root.glob("run-*-*"):
         try:
             os.kill(int(folder.name.split("-")[1]), 0)
@@ -117,12 +121,19 @@ class Spill:
         else a handle to it on disk."""
         if self.budget is None or held + nbytes <= self.budget or not len(frame):
             return frame
-        if self.folder is None:
-            self.folder = self._make_folder()
-        path = os.path.join(self.folder, f"{self.count}.pickle")
-        self.count += 1
-        with open(path, "wb") as f:
-            pickle.dump(frame, f, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            if self.folder is None:
+                self.folder = self._make_folder()
+            path = os.path.join(self.folder, f"{self.count}.pickle")
+            self.count += 1
+            with open(path, "wb") as f:
+                pickle.dump(frame, f, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError as exc:
+            where = self.folder or self.root or spill_root()
+            raise DataError(
+                f"cannot write held data to {where}: {exc.strerror or exc}; give the run more memory "
+                "(resources.memory, --memory) or a folder with room (GRAPHMILL_SPILL_DIR)"
+            ) from None
         self.written += nbytes
         index = frame.index
         return Spilled(path, len(frame), frame.dtypes, index[0], index[-1], index.is_monotonic_increasing)
