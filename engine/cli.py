@@ -40,7 +40,9 @@ class _Context:
 def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None) -> int:
     """Run the CLI; returns the exit code. `registry` replaces the installed node types (tests)."""
     given = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(plugins=not _builtin_command(given))
+    parser = build_parser(plugins=False)
+    if not _builtin_command(given, _command_names(parser)):
+        _plugin_commands(parser)
     args = parser.parse_args(given)
     if args.command is None:
         if given or DEFAULT_COMMAND not in _command_names(parser):
@@ -66,14 +68,11 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
         return 1
 
 
-BUILTIN_COMMANDS = ("validate", "run", "demo", "nodes", "schema", "resources")
-
-
-def _builtin_command(argv: Sequence[str]) -> bool:
+def _builtin_command(argv: Sequence[str], builtin: set[str]) -> bool:
     """Whether argv names a built-in command and asks for no help: then the command plugins,
     whose discovery reads every installed distribution's metadata, need not be loaded."""
     words = [a for a in argv if not a.startswith("-")]
-    return bool(words) and words[0] in BUILTIN_COMMANDS and not {"-h", "--help"} & set(argv)
+    return bool(words) and words[0] in builtin and not {"-h", "--help"} & set(argv)
 
 
 def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
@@ -136,15 +135,16 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     p.set_defaults(command="resources", func=_resources)
 
     if plugins:
-        _plugin_commands(sub)
+        _plugin_commands(parser)
     return parser
 
 
 def _command_names(parser: argparse.ArgumentParser) -> set[str]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return set(action.choices)
-    return set()
+    return set(_subcommands(parser).choices)
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> Any:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 
 def _workers(text: str) -> int | str:
@@ -207,8 +207,9 @@ def _add_events_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _plugin_commands(sub: Any) -> None:
+def _plugin_commands(parser: argparse.ArgumentParser) -> None:
     """Let installed distributions add subcommands: an entry point is `register(subparsers)`."""
+    sub = _subcommands(parser)
     for ep in installed_entry_points(COMMANDS_GROUP):
         try:
             register: Callable[[Any], None] = ep.load()
