@@ -23,8 +23,8 @@ Device = Literal["cpu", "gpu", "auto"]
 _WORKERS_SCHEMA: dict[str, Any] = {
     "anyOf": [{"type": "integer", "minimum": 1}, {"const": "auto"}, {"type": "null"}]
 }
-SIZE_PATTERN = r"^\s*\d+(\.\d+)?\s*([KMGTkmgt]i?[Bb]?|[Bb])?\s*$"
-_SIZE_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", re.IGNORECASE)
+SIZE_PATTERN = r"^\s*\d+(\.\d+)?\s*([KMGTkmgt][iI]?)?[Bb]?\s*$"  # 512MB, 2 GiB, 1.5G, 1000
+_SIZE_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])I?)?B?\s*", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 _MEMORY_SCHEMA: dict[str, Any] = {"anyOf": [{"const": "auto"}, {"type": "string", "pattern": SIZE_PATTERN}]}
 
@@ -34,7 +34,7 @@ def parse_size(text: str) -> int:
     m = _SIZE_RE.fullmatch(text)
     if m is None:
         raise ValueError(f"memory must be 'auto' or a size such as 512MB, 2GB or 1.5G, not {text!r}")
-    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).upper()])
+    return int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "").upper()])
 
 
 class _Strict(BaseModel):

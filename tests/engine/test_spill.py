@@ -6,6 +6,7 @@ import errno
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from engine import spill
 from engine.backends import Joblib
 from engine.errors import DataError
 from engine.execute import run
-from engine.models import parse_size
+from engine.models import SIZE_PATTERN, parse_size
 from engine.projectfile import loads
 from engine.registry import builtin_registry
 
@@ -56,6 +57,13 @@ def test_sizes_and_the_auto_budget() -> None:
     for bad in ("lots", "-1MB", "1 PB", ""):
         with pytest.raises(ValueError, match="memory must be 'auto' or a size"):
             parse_size(bad)
+    for text in ("512MB", "2 GiB", "1.5G", "1000", "64k", "7B", "3Ki", "lots", "1iB", "-1MB", "1 PB", "MB"):
+        try:
+            parse_size(text)
+            parses = True
+        except ValueError:
+            parses = False
+        assert parses == bool(re.match(SIZE_PATTERN, text)), text  # the JSON Schema agrees
     assert spill.budget_bytes("auto") == spill.budget_bytes(None) <= spill.AUTO_BUDGET
     assert spill.budget_bytes("3MB") == 3 * 2**20
 
