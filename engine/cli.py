@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -237,23 +238,50 @@ def _validate(args: argparse.Namespace, ctx: _Context) -> int:
 
 
 def _run(args: argparse.Namespace, ctx: _Context) -> int:
-    from .run import RunOptions
+    with _stop_signals():
+        try:
+            from .run import RunOptions
 
-    options = RunOptions(
-        args.backend,
-        args.workers,
-        args.device,
-        args.scheduler,
-        args.base_dir,
-        args.overrides,
-        preview_dir=args.preview_dir,
-        memory=args.memory,
-    )
-    if args.explain:
-        return _explain(args.project, ctx, options, args.json)
-    if args.json:
-        raise UsageError("--json goes with --explain (for run events, use --events jsonl)")
-    return _run_project(args.project, ctx, options, args.quiet, args.events)
+            options = RunOptions(
+                args.backend,
+                args.workers,
+                args.device,
+                args.scheduler,
+                args.base_dir,
+                args.overrides,
+                preview_dir=args.preview_dir,
+                memory=args.memory,
+            )
+            if args.explain:
+                return _explain(args.project, ctx, options, args.json)
+            if args.json:
+                raise UsageError("--json goes with --explain (for run events, use --events jsonl)")
+            return _run_project(args.project, ctx, options, args.quiet, args.events)
+        except (KeyboardInterrupt, Terminated) as exc:
+            stopped = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"
+            print(f"{stopped}: no output was written", file=sys.stderr)
+            return 130 if isinstance(exc, KeyboardInterrupt) else 143
+
+
+@contextmanager
+def _stop_signals() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt and SIGTERM Terminated in the main thread, so a stopped
+    run removes its temporary files on the way out. Installed before the engine's imports (half
+    a second of pandas and pyarrow) and over an ignored SIGINT (a background job of a
+    non-interactive shell starts with it ignored, and Python leaves it so): a run must stop
+    when asked, at any moment."""
+    import signal
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _explain(path: Path, ctx: _Context, options: Any, as_json: bool) -> int:
@@ -271,19 +299,10 @@ def _explain(path: Path, ctx: _Context, options: Any, as_json: bool) -> int:
 
 def _run_project(path: Path, ctx: _Context, options: Any, quiet: bool, events: str | None = None) -> int:
     """Run with terminal progress on stderr (and `--events jsonl` on stdout); the exit code."""
-    import signal
-
     from ._progress import TerminalProgress
     from .events import JsonLines
     from .run import run_file
 
-    def terminate(signum: int, frame: Any) -> None:
-        raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    # A run must stop when asked, even when started with SIGINT ignored (a background job of a
-    # non-interactive shell starts that way, and Python then leaves it ignored).
-    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     progress = TerminalProgress(quiet)
     handlers: list[Any] = [progress] + ([JsonLines(sys.stdout)] if events == "jsonl" else [])
     try:
@@ -292,18 +311,8 @@ def _run_project(path: Path, ctx: _Context, options: Any, quiet: bool, events: s
         progress.close()
         _print_issues(exc.issues, str(path), False, sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        progress.close()
-        print("interrupted: no output was written", file=sys.stderr)
-        return 130
-    except Terminated:
-        progress.close()
-        print("terminated: no output was written", file=sys.stderr)
-        return 143
     finally:
         progress.close()
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
     if not quiet:
         for output in result.outputs:
             print(f"wrote {output}", file=sys.stderr)

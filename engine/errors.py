@@ -97,3 +97,23 @@ def _data_error(message: str, node: str | None, column: str | None, line: int | 
 
 class Terminated(BaseException):
     """SIGTERM, raised in the main thread so every temporary file is removed on the way out."""
+
+
+def interruption(exc: BaseException) -> KeyboardInterrupt | Terminated | None:
+    """The stop request `exc` was raised while handling, if any.
+
+    A signal can land inside a library's own clean-up: loky starting a worker process, hit by
+    SIGINT, raises `UnboundLocalError` or "cannot join thread before it is started" from its
+    `finally`, and the KeyboardInterrupt survives only as that error's context. Such a run was
+    stopped, not failed."""
+    seen: set[int] = set()
+    chain: list[BaseException | None] = [exc]
+    while chain:
+        e = chain.pop()
+        if e is None or id(e) in seen:
+            continue
+        if isinstance(e, (KeyboardInterrupt, Terminated)):
+            return e
+        seen.add(id(e))
+        chain += [e.__cause__, e.__context__]
+    return None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError, Issue, ProjectError, Terminated, errors
+from .errors import DataError, Issue, ProjectError, Terminated, errors, interruption
 from .events import Emitter, ErrorRaised, Handler, RunFinished, RunStarted, WarningIssued
 from .models import Project, Resources
 from .projectfile import load, with_lines
@@ -227,7 +227,15 @@ def run_file(path: Path, registry: Registry, options: RunOptions, handlers: Sequ
         from .spill import budget_bytes
 
         memory = budget_bytes(ready.resources.memory)
-        result = run(project, registry, ready.base_dir, backend, emit, rows, previews, ready.devices, memory)
+        try:
+            result = run(
+                project, registry, ready.base_dir, backend, emit, rows, previews, ready.devices, memory
+            )
+        except Exception as exc:
+            stop = interruption(exc)
+            if stop is None:
+                raise
+            raise stop from None
         status, code = "done", 0
         _write_previews(previews, options.preview_dir, "done", emit)
     except DataError as exc:

@@ -103,7 +103,7 @@ def test_stop_ends_the_run_leaves_no_output_and_no_process(window, qtbot, tmp_pa
     t0 = time.monotonic()
     with qtbot.waitSignal(runner.finished, timeout=30_000) as blocker:
         press_f5(window, shift=True)
-    assert blocker.args[0] == 130 and time.monotonic() - t0 < 5
+    assert blocker.args[0] == 130 and time.monotonic() - t0 < 5, blocker.args[1].errors
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     _, alive = psutil.wait_procs(processes, timeout=5)
     assert alive == []

@@ -12,18 +12,21 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 ROOT = Path(__file__).parents[2]
 
 
-def _start(tmp_path: Path, rows: int) -> subprocess.Popen[str]:
+def _start(tmp_path: Path, rows: int, sigint_ignored: bool = False) -> subprocess.Popen[str]:
     shutil.copy(ROOT / "resources" / "examples" / "orders.graphmill.json", tmp_path)
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "revenue_by_region.csv").write_text("previous\n")
     cmd = [sys.executable, "-m", "engine", "run", "--backend", "processes", "--workers", "2", "--quiet"]
     cmd += ["--events", "jsonl"]
     cmd += ["--set", f"orders.rows={rows}", str(tmp_path / "orders.graphmill.json")]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a background job of a non-interactive shell starts with SIGINT ignored
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore)
 
 
 def _workers(proc: subprocess.Popen[str], seen: set[int]) -> list[psutil.Process]:
@@ -84,8 +87,9 @@ def test_run_killed_worker_exit_1_names_node_partition_writes_nothing(tmp_path: 
     assert _left_behind(seen) == []
 
 
-def test_run_sigint_with_process_workers_ends_them_all(tmp_path: Path) -> None:
-    proc = _start(tmp_path, 6_000_000)
+@pytest.mark.parametrize("sigint_ignored", [False, True])
+def test_run_sigint_with_process_workers_ends_them_all(tmp_path: Path, sigint_ignored: bool) -> None:
+    proc = _start(tmp_path, 6_000_000, sigint_ignored)
     seen: set[int] = set()
     _wait_for_workers(proc, seen)
     _worker_from_events(proc)  # mid-run: partitions are being done

@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from engine.cli import main
+from engine.errors import DataError, Terminated, interruption
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "resources" / "examples" / "orders.graphmill.json"
@@ -103,3 +104,43 @@ def test_cli_builtin_commands_skip_command_plugins() -> None:
     for argv in ([], ["gui"], ["run", "--help"], ["-h"], ["--version"]):
         assert not _builtin_command(argv, builtin), argv
     assert "gui" in _command_names(build_parser())
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, Terminated])
+@pytest.mark.parametrize("wrapped", [RuntimeError, DataError])
+def test_cli_run_stopped_inside_a_library_clean_up_is_interrupted_not_failed(
+    monkeypatch, capsys, registry, tmp_path: Path, stop: type[BaseException], wrapped: type[Exception]
+) -> None:
+    """SIGINT landing while loky starts a worker surfaces as loky's own error ("cannot join
+    thread before it is started"), or as our DataError wrapping it, with the KeyboardInterrupt
+    only as its context: the run still ends as stopped (130/143), with no error event."""
+    import engine.execute
+
+    def interrupted_in_clean_up(*args: object) -> None:
+        try:
+            raise stop()
+        finally:
+            raise wrapped("cannot join thread before it is started")
+
+    monkeypatch.setattr(engine.execute, "run", interrupted_in_clean_up)
+    project = tmp_path / "orders.graphmill.json"
+    shutil.copy(EXAMPLE, project)
+    code = main(["run", "--events", "jsonl", str(project)], registry=registry)
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == (130 if stop is KeyboardInterrupt else 143)
+    assert [e["event"] for e in events if e["event"] in ("error", "run_finished")] == ["run_finished"]
+    assert events[-1]["status"] == "interrupted" and events[-1]["exit_code"] == code
+    assert not (tmp_path / "out").exists()
+
+
+def test_interruption_follows_causes_and_contexts_and_survives_cycles() -> None:
+    inner = KeyboardInterrupt()
+    middle = RuntimeError("clean-up")
+    middle.__context__ = inner
+    outer = DataError("wrapped")
+    outer.__cause__ = middle
+    assert interruption(outer) is inner
+    plain = ValueError("x")
+    loop = RuntimeError("y")
+    plain.__context__, loop.__context__ = loop, plain
+    assert interruption(plain) is None
